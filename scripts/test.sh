@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every test: builds with warnings as errors, then ctest (unit, golden, slow)
+# and the unit tests again under ASan/UBSan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install_deps.sh
+bash scripts/build.sh -DPAGODA_WERROR=ON
+export PAGODA_DEFAULT_MODEL=$(bash scripts/fetch_default_model.sh)
+ctest --test-dir build --output-on-failure -j 2
+if [[ ${PAGODA_SKIP_SANITIZE:-0} != 1 ]]; then
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPAGODA_SANITIZE=ON -DPAGODA_WERROR=ON >/dev/null
+  cmake --build build-asan -j "$(nproc)"
+  ctest --test-dir build-asan --output-on-failure -L unit -j 2
+fi
