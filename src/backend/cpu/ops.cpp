@@ -1,0 +1,74 @@
+#include "backend/cpu/ops.h"
+
+#include <cmath>
+
+namespace pagoda::backend {
+
+float ActScalar(ActKind act, float v) {
+  switch (act) {
+    case ActKind::kSilu: return v / (1.0f + std::exp(-v));
+    case ActKind::kGeluTanh: {
+      const float c = 0.7978845608028654f;  // sqrt(2/pi)
+      return 0.5f * v * (1.0f + std::tanh(c * (v + 0.044715f * v * v * v)));
+    }
+    case ActKind::kGeluErf: return 0.5f * v * (1.0f + std::erf(v * 0.7071067811865476f));
+    case ActKind::kRelu: return v > 0 ? v : 0.0f;
+  }
+  return v;
+}
+
+void RmsNorm(ThreadPool& pool, const float* x, const float* w, float eps, bool weight_offset, int64_t rows, int64_t n, float* y) {
+  pool.Run(rows, [&](int64_t r0, int64_t r1, int) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* xr = x + r * n;
+      float* yr = y + r * n;
+      double ss = 0;
+      for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+      const float inv = 1.0f / std::sqrt(static_cast<float>(ss / n) + eps);
+      for (int64_t i = 0; i < n; ++i) {
+        float wv = weight_offset ? 1.0f + w[i] : w[i];
+        yr[i] = (xr[i] * inv) * wv;
+      }
+    }
+  });
+}
+
+void LayerNorm(ThreadPool& pool, const float* x, const float* w, const float* b, float eps, int64_t rows, int64_t n, float* y) {
+  pool.Run(rows, [&](int64_t r0, int64_t r1, int) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* xr = x + r * n;
+      float* yr = y + r * n;
+      double mean = 0;
+      for (int64_t i = 0; i < n; ++i) mean += xr[i];
+      mean /= n;
+      double var = 0;
+      for (int64_t i = 0; i < n; ++i) var += (xr[i] - mean) * (xr[i] - mean);
+      var /= n;
+      const float inv = 1.0f / std::sqrt(static_cast<float>(var) + eps);
+      const float m = static_cast<float>(mean);
+      for (int64_t i = 0; i < n; ++i) yr[i] = (xr[i] - m) * inv * w[i] + (b ? b[i] : 0.0f);
+    }
+  });
+}
+
+void Activate(ThreadPool& pool, ActKind act, float* x, int64_t n) {
+  pool.Run(n, [&](int64_t b, int64_t e, int) {
+    for (int64_t i = b; i < e; ++i) x[i] = ActScalar(act, x[i]);
+  }, 1024);
+}
+
+void GatedActivate(ThreadPool& pool, ActKind act, float* gate, const float* up, int64_t n) {
+  pool.Run(n, [&](int64_t b, int64_t e, int) {
+    for (int64_t i = b; i < e; ++i) gate[i] = ActScalar(act, gate[i]) * up[i];
+  }, 1024);
+}
+
+void AddInPlace(float* y, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+void SoftCap(float* x, int64_t n, float cap) {
+  for (int64_t i = 0; i < n; ++i) x[i] = std::tanh(x[i] / cap) * cap;
+}
+
+}  // namespace pagoda::backend

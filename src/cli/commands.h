@@ -1,0 +1,11 @@
+#pragma once
+// Subcommands of the pagoda binary. Only cli/ reads argv and the environment.
+
+#include <CLI/CLI.hpp>
+
+namespace pagoda::cli {
+
+void AddGenerateCommand(CLI::App& app);
+void AddInspectCommand(CLI::App& app);
+
+}  // namespace pagoda::cli

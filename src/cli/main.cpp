@@ -1,0 +1,12 @@
+#include <cstdlib>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"pagoda: an LLM serving engine"};
+  app.require_subcommand(1);
+  pagoda::cli::AddGenerateCommand(app);
+  pagoda::cli::AddInspectCommand(app);
+  CLI11_PARSE(app, argc, argv);
+  return 0;
+}

@@ -1,0 +1,55 @@
+#pragma once
+// Element types of weights as they come from safetensors and GGUF, and the
+// conversions and dequantizations between them and float32.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace pagoda::loader {
+
+enum class DType {
+  kF32,
+  kF16,
+  kBF16,
+  kQ4_0,
+  kQ4_1,
+  kQ5_0,
+  kQ5_1,
+  kQ8_0,
+  kQ4_K,
+  kQ5_K,
+  kQ6_K,
+};
+
+const char* DTypeName(DType t);
+bool IsQuantized(DType t);
+// Elements per block (1 for plain types) and bytes per block.
+int64_t BlockElems(DType t);
+int64_t BlockBytes(DType t);
+// Bytes of a row of n elements; n must be a multiple of BlockElems.
+inline int64_t RowBytes(DType t, int64_t n) { return n / BlockElems(t) * BlockBytes(t); }
+
+// GGML's numeric type ids (ggml.h) -> DType.
+Result<DType> DTypeFromGgml(uint32_t ggml_type);
+// Safetensors dtype strings ("F32", "BF16", ...) -> DType.
+Result<DType> DTypeFromSafetensors(std::string_view s);
+
+inline float Bf16ToF32(uint16_t h) {
+  uint32_t bits = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+uint16_t F32ToBf16(float f);  // round to nearest even
+float F16ToF32(uint16_t h);
+uint16_t F32ToF16(float f);
+
+// Converts n elements (a whole number of blocks) of type t at src to float32.
+void DequantizeRow(DType t, const void* src, float* dst, int64_t n);
+
+}  // namespace pagoda::loader

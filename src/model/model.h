@@ -1,0 +1,64 @@
+#pragma once
+// A decoder-only transformer assembled from a ModelConfig and the weights of a
+// ModelFiles. Architectures differ only in data (weight names, flags) chosen in
+// arch_spec.cpp; Forward() is the one graph they share.
+// Forward() is called from one thread at a time (the engine thread).
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/cpu/matmul.h"
+#include "backend/kv_cache.h"
+#include "common/status.h"
+#include "common/thread_pool.h"
+#include "loader/weights.h"
+#include "model/forward_batch.h"
+#include "model/rope.h"
+
+namespace pagoda::model {
+
+struct LayerWeights {
+  std::vector<float> attn_norm_w, attn_norm_b;
+  backend::Matrix q, k, v, o;
+  std::vector<float> q_b, k_b, v_b, o_b;
+  std::vector<float> q_norm, k_norm;
+  std::vector<float> post_attn_norm;  // Gemma3
+  std::vector<float> mlp_norm_w, mlp_norm_b;
+  backend::Matrix gate, up, down;
+  std::vector<float> up_b, down_b;
+  std::vector<float> post_mlp_norm;  // Gemma3
+};
+
+struct ModelWeights {
+  backend::Matrix embed;       // [vocab, hidden]
+  backend::Matrix pos_embed;   // GPT-2 [max_pos, hidden]
+  std::vector<LayerWeights> layers;
+  std::vector<float> final_norm_w, final_norm_b;
+  backend::Matrix lm_head_own;     // untied
+  const backend::Matrix* lm_head = nullptr;  // &embed when tied
+};
+
+class Model {
+ public:
+  static Result<std::unique_ptr<Model>> Load(const loader::ModelFiles& files);
+
+  const loader::ModelConfig& config() const { return config_; }
+  const ModelWeights& weights() const { return weights_; }
+  int64_t num_parameters() const { return num_parameters_; }
+  size_t weight_bytes() const { return weight_bytes_; }  // resident weight memory
+
+  // Runs one step. logits: [batch.logits_indices.size(), vocab_size].
+  Status Forward(ThreadPool& pool, const ForwardBatch& batch, backend::KvCache& kv, float* logits);
+
+ private:
+  Model() = default;
+  loader::ModelConfig config_;
+  ModelWeights weights_;
+  int64_t num_parameters_ = 0;
+  size_t weight_bytes_ = 0;
+  RopeFreqs rope_global_, rope_local_;
+};
+
+}  // namespace pagoda::model
