@@ -1,1 +1,113 @@
+#include "backend/cpu/attention.h"
+
 #include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+namespace pagoda::backend {
+namespace {
+
+// Naive causal attention over contiguous K/V in double precision.
+std::vector<double> Naive(const std::vector<float>& q, const std::vector<float>& k, const std::vector<float>& v, int64_t len,
+                          int64_t q_from, int64_t H, int64_t KVH, int64_t D, float scale, int64_t window) {
+  std::vector<double> out((len - q_from) * H * D, 0);
+  for (int64_t p = q_from; p < len; ++p) {
+    for (int64_t h = 0; h < H; ++h) {
+      const int64_t g = h / (H / KVH);
+      std::vector<double> s;
+      int64_t start = window > 0 ? std::max<int64_t>(0, p - window + 1) : 0;
+      double mx = -1e300;
+      for (int64_t j = start; j <= p; ++j) {
+        double d = 0;
+        for (int64_t i = 0; i < D; ++i) d += q[((p - q_from) * H + h) * D + i] * k[(j * KVH + g) * D + i];
+        s.push_back(d * scale);
+        mx = std::max(mx, s.back());
+      }
+      double sum = 0;
+      for (double& x : s) sum += (x = std::exp(x - mx));
+      for (int64_t j = start; j <= p; ++j)
+        for (int64_t i = 0; i < D; ++i) out[((p - q_from) * H + h) * D + i] += s[j - start] / sum * v[(j * KVH + g) * D + i];
+    }
+  }
+  return out;
+}
+
+TEST(PagedAttentionTest, MatchesNaiveThroughScatteredBlockTables) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd;
+  ThreadPool pool(2);
+  const int64_t H = 8, KVH = 2, D = 16;
+  for (int64_t bs : {1, 3, 16}) {
+    for (int64_t window : {0, 5}) {
+      // Two sequences: one prefilling 11 tokens from scratch, one decoding token 20 after 19 cached.
+      const int64_t len0 = 11, len1 = 20;
+      KvCache cache(1, 64, bs, KVH, D);
+      std::vector<float> k0(len0 * KVH * D), v0(len0 * KVH * D), k1(len1 * KVH * D), v1(len1 * KVH * D);
+      for (auto* a : {&k0, &v0, &k1, &v1})
+        for (float& x : *a) x = nd(rng);
+      // Block tables with blocks taken from the end of the pool backwards, interleaved.
+      std::vector<int32_t> t0, t1;
+      int32_t next = 63;
+      for (int64_t i = 0; i < 40; ++i) (i % 2 ? t1 : t0).push_back(next--);
+      auto slots = [&](const std::vector<int32_t>& t, int64_t from, int64_t to) {
+        std::vector<int64_t> s;
+        for (int64_t p = from; p < to; ++p) s.push_back(static_cast<int64_t>(t[p / bs]) * bs + p % bs);
+        return s;
+      };
+      // Seq 1's first 19 tokens were written in an earlier step.
+      auto s1_old = slots(t1, 0, len1 - 1);
+      WriteKv(k1.data(), v1.data(), s1_old.data(), len1 - 1, cache, 0);
+      // This step: seq 0 rows 0..10, seq 1 row 19.
+      std::vector<float> kstep, vstep, q((len0 + 1) * H * D);
+      kstep.insert(kstep.end(), k0.begin(), k0.end());
+      kstep.insert(kstep.end(), k1.end() - KVH * D, k1.end());
+      vstep.insert(vstep.end(), v0.begin(), v0.end());
+      vstep.insert(vstep.end(), v1.end() - KVH * D, v1.end());
+      auto sm = slots(t0, 0, len0);
+      auto s1 = slots(t1, len1 - 1, len1);
+      sm.insert(sm.end(), s1.begin(), s1.end());
+      WriteKv(kstep.data(), vstep.data(), sm.data(), len0 + 1, cache, 0);
+      for (float& x : q) x = nd(rng);
+      std::vector<AttentionSeq> seqs = {{0, static_cast<int32_t>(len0), static_cast<int32_t>(len0), t0.data()},
+                                        {static_cast<int32_t>(len0), 1, static_cast<int32_t>(len1), t1.data()}};
+      std::vector<float> out((len0 + 1) * H * D);
+      const float scale = 0.25f;
+      PagedAttention(pool, q.data(), cache, 0, seqs, H, scale, window, 0.0f, out.data());
+      std::vector<float> q0(q.begin(), q.begin() + len0 * H * D), q1(q.begin() + len0 * H * D, q.end());
+      auto r0 = Naive(q0, k0, v0, len0, 0, H, KVH, D, scale, window);
+      auto r1 = Naive(q1, k1, v1, len1, len1 - 1, H, KVH, D, scale, window);
+      for (size_t i = 0; i < r0.size(); ++i) ASSERT_NEAR(out[i], r0[i], 1e-5) << "bs " << bs << " window " << window;
+      for (size_t i = 0; i < r1.size(); ++i) ASSERT_NEAR(out[len0 * H * D + i], r1[i], 1e-5) << "bs " << bs << " window " << window;
+    }
+  }
+}
+
+TEST(KvCacheTest, CopyBlockCopiesEveryLayer) {
+  KvCache c(3, 4, 2, 1, 4);
+  for (int64_t l = 0; l < 3; ++l) {
+    c.key(l)[1 * 2 * 4 + 3] = static_cast<float>(l + 1);
+    c.value(l)[1 * 2 * 4 + 5] = static_cast<float>(l + 10);
+  }
+  c.CopyBlock(1, 3);
+  for (int64_t l = 0; l < 3; ++l) {
+    EXPECT_EQ(c.key(l)[3 * 2 * 4 + 3], l + 1.0f);
+    EXPECT_EQ(c.value(l)[3 * 2 * 4 + 5], l + 10.0f);
+  }
+}
+
+TEST(RopeTest, RotatesPairsAcrossHalves) {
+  ThreadPool pool(1);
+  std::vector<float> x = {1, 2, 3, 4, 9};  // one head, head_dim 5, rot_dim 4
+  std::vector<float> cos = {0.5f, 1.0f}, sin = {0.25f, 0.0f};
+  ApplyRope(pool, x.data(), 1, 1, 5, 4, cos.data(), sin.data());
+  EXPECT_FLOAT_EQ(x[0], 1 * 0.5f - 3 * 0.25f);
+  EXPECT_FLOAT_EQ(x[2], 3 * 0.5f + 1 * 0.25f);
+  EXPECT_FLOAT_EQ(x[1], 2);
+  EXPECT_FLOAT_EQ(x[3], 4);
+  EXPECT_FLOAT_EQ(x[4], 9);  // beyond rot_dim: untouched
+}
+
+}  // namespace
+}  // namespace pagoda::backend

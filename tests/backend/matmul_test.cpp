@@ -1,1 +1,114 @@
+#include "backend/cpu/matmul.h"
+
 #include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "backend/cpu/ops.h"
+
+namespace pagoda::backend {
+namespace {
+
+using loader::DType;
+
+Matrix MakeMatrix(DType t, int64_t rows, int64_t cols, std::mt19937& rng) {
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  Matrix m;
+  m.dtype = t;
+  m.rows = rows;
+  m.cols = cols;
+  m.owned.Resize(static_cast<size_t>(rows * cols) * m.ElemBytes());
+  for (int64_t i = 0; i < rows * cols; ++i) {
+    float v = nd(rng);
+    if (t == DType::kF32) m.owned.as<float>()[i] = v;
+    else if (t == DType::kBF16) m.owned.as<uint16_t>()[i] = loader::F32ToBf16(v);
+    else m.owned.as<uint16_t>()[i] = loader::F32ToF16(v);
+  }
+  m.data = m.owned.data();
+  return m;
+}
+
+// Plain double-precision reference.
+std::vector<double> Reference(const std::vector<float>& x, int64_t m, const Matrix& w, const std::vector<float>& bias) {
+  std::vector<double> y(m * w.rows);
+  std::vector<float> row(w.cols);
+  for (int64_t j = 0; j < w.rows; ++j) {
+    loader::DequantizeRow(w.dtype, static_cast<const uint8_t*>(w.data) + j * w.cols * w.ElemBytes(), row.data(), w.cols);
+    for (int64_t i = 0; i < m; ++i) {
+      double s = bias.empty() ? 0 : bias[j];
+      for (int64_t k = 0; k < w.cols; ++k) s += static_cast<double>(x[i * w.cols + k]) * row[k];
+      y[i * w.rows + j] = s;
+    }
+  }
+  return y;
+}
+
+TEST(MatMulTest, MatchesReferenceAcrossShapesAndDtypes) {
+  std::mt19937 rng(7);
+  ThreadPool pool(2);
+  for (DType t : {DType::kF32, DType::kBF16, DType::kF16}) {
+    for (auto [m, n, k] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{1, 1, 1}, {1, 17, 15}, {3, 5, 16}, {4, 4, 33},
+                                                                             {5, 70, 172}, {9, 129, 64}, {16, 64, 100}}) {
+      Matrix w = MakeMatrix(t, n, k, rng);
+      std::vector<float> x(m * k), bias(n);
+      std::normal_distribution<float> nd;
+      for (float& v : x) v = nd(rng);
+      for (float& v : bias) v = nd(rng);
+      std::vector<float> y(m * n), ys(m * n);
+      MatMul(pool, x.data(), m, w, bias.data(), y.data());
+      MatMulScalar(x.data(), m, w, bias.data(), ys.data());
+      auto ref = Reference(x, m, w, bias);
+      for (int64_t i = 0; i < m * n; ++i) {
+        const double tol = 1e-5 * std::sqrt(static_cast<double>(k)) * 4;
+        ASSERT_NEAR(y[i], ref[i], tol) << loader::DTypeName(t) << " m=" << m << " n=" << n << " k=" << k << " i=" << i;
+        ASSERT_NEAR(ys[i], ref[i], tol) << "scalar " << loader::DTypeName(t);
+      }
+    }
+  }
+}
+
+TEST(MatMulTest, RowResultDoesNotDependOnBatchOrThreads) {
+  std::mt19937 rng(11);
+  for (DType t : {DType::kF32, DType::kBF16}) {
+    Matrix w = MakeMatrix(t, 131, 200, rng);
+    std::normal_distribution<float> nd;
+    std::vector<float> x(13 * 200);
+    for (float& v : x) v = nd(rng);
+    ThreadPool p1(1), p2(2), p3(3);
+    std::vector<float> full(13 * 131);
+    MatMul(p2, x.data(), 13, w, nullptr, full.data());
+    for (int64_t r = 0; r < 13; ++r) {
+      for (ThreadPool* p : {&p1, &p2, &p3}) {
+        std::vector<float> one(131);
+        MatMul(*p, x.data() + r * 200, 1, w, nullptr, one.data());
+        for (int64_t j = 0; j < 131; ++j) ASSERT_EQ(one[j], full[r * 131 + j]) << "row " << r << " col " << j;
+      }
+    }
+    // A prefix of rows (different m tiling) gives the same numbers too.
+    std::vector<float> part(6 * 131);
+    MatMul(p2, x.data(), 6, w, nullptr, part.data());
+    for (int64_t i = 0; i < 6 * 131; ++i) ASSERT_EQ(part[i], full[i]);
+  }
+}
+
+TEST(OpsTest, NormsAndActivations) {
+  ThreadPool pool(2);
+  std::vector<float> x = {1, 2, 3, 4}, w = {1, 1, 2, 0.5f}, y(4);
+  RmsNorm(pool, x.data(), w.data(), 0.0f, false, 1, 4, y.data());
+  const float rms = std::sqrt((1 + 4 + 9 + 16) / 4.0f);
+  EXPECT_NEAR(y[2], 3 / rms * 2, 1e-6);
+  RmsNorm(pool, x.data(), w.data(), 0.0f, true, 1, 4, y.data());
+  EXPECT_NEAR(y[3], 4 / rms * 1.5f, 1e-6);
+  std::vector<float> b = {0, 0, 0, 1};
+  LayerNorm(pool, x.data(), w.data(), b.data(), 0.0f, 1, 4, y.data());
+  EXPECT_NEAR(y[0], -1.5f / std::sqrt(1.25f), 1e-6);
+  EXPECT_NEAR(y[3], 1.5f / std::sqrt(1.25f) * 0.5f + 1, 1e-6);
+  EXPECT_NEAR(ActScalar(ActKind::kSilu, 1.0f), 1.0f / (1 + std::exp(-1.0f)), 1e-7);
+  EXPECT_NEAR(ActScalar(ActKind::kGeluErf, 1.0f), 0.8413447f, 1e-6);
+  EXPECT_NEAR(ActScalar(ActKind::kGeluTanh, 1.0f), 0.8411920f, 1e-6);
+}
+
+}  // namespace
+}  // namespace pagoda::backend
