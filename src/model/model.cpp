@@ -218,7 +218,7 @@ Status LoadLayer(WeightReader& r, const ModelConfig& c, const ArchSpec& s, int64
     PAGODA_ASSIGN_OR_RETURN(L->down, r.Mat(p + s.down + ".weight", H, I));
   }
   if (c.mlp_bias) {
-    if (c.gated_mlp) return Unimplemented("mlp_bias with a gated MLP is not supported yet");
+    if (c.gated_mlp) { PAGODA_ASSIGN_OR_RETURN(L->gate_b, r.Vec(p + s.gate + ".bias", I)); }
     PAGODA_ASSIGN_OR_RETURN(L->up_b, r.Vec(p + s.up + ".bias", I));
     PAGODA_ASSIGN_OR_RETURN(L->down_b, r.Vec(p + s.down + ".bias", H));
   }
@@ -353,8 +353,8 @@ Status Model::Forward(ThreadPool& pool, const ForwardBatch& b, backend::KvCache&
 
   auto run_mlp = [&](const LayerWeights& L, const float* in, float* out) {
     if (c.gated_mlp) {
-      backend::MatMul(pool, in, T, L.gate, nullptr, g.data());
-      backend::MatMul(pool, in, T, L.up, nullptr, u.data());
+      backend::MatMul(pool, in, T, L.gate, opt(L.gate_b), g.data());
+      backend::MatMul(pool, in, T, L.up, opt(L.up_b), u.data());
       backend::GatedActivate(pool, act, g.data(), u.data(), T * I);
       backend::MatMul(pool, g.data(), T, L.down, opt(L.down_b), out);
     } else {

@@ -27,7 +27,7 @@ struct LayerWeights {
   std::vector<float> post_attn_norm;  // Gemma3
   std::vector<float> mlp_norm_w, mlp_norm_b;
   backend::Matrix gate, up, down;
-  std::vector<float> up_b, down_b;
+  std::vector<float> gate_b, up_b, down_b;
   std::vector<float> post_mlp_norm;  // Gemma3
 };
 

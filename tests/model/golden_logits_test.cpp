@@ -185,6 +185,7 @@ struct Param {
   std::string file;
   bool hf_copy;
 };
+void PrintTo(const Param& p, std::ostream* os) { *os << p.file << (p.hf_copy ? " (HF copy)" : ""); }
 
 std::vector<Param> ListGoldens() {
   std::vector<Param> out;
