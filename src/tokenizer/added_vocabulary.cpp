@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "tokenizer/normalizer.h"
 #include "tokenizer/unicode.h"
 #include "tokenizer/utf8.h"
 
@@ -51,9 +52,9 @@ void AddedVocabulary::Add(AddedToken token) {
   tokens_.push_back(std::move(token));
 }
 
-void AddedVocabulary::Insert(Trie& trie, int32_t token_index) {
+void AddedVocabulary::Insert(Trie& trie, const std::string& s, int32_t token_index) {
+  if (s.empty()) return;
   if (trie.nodes.empty()) trie.nodes.emplace_back();
-  const std::string& s = tokens_[static_cast<size_t>(token_index)].content;
   trie.first[static_cast<unsigned char>(s[0])] = true;
   int32_t node = 0;
   for (unsigned char c : s) {
@@ -74,13 +75,20 @@ void AddedVocabulary::Insert(Trie& trie, int32_t token_index) {
   trie.nodes[static_cast<size_t>(node)].token = token_index;
 }
 
-void AddedVocabulary::Build() {
+void AddedVocabulary::Build(const Normalizer* normalizer) {
   raw_trie_ = Trie();
   normalized_trie_ = Trie();
   raw_trie_.nodes.emplace_back();
   normalized_trie_.nodes.emplace_back();
   for (size_t i = 0; i < tokens_.size(); ++i) {
-    Insert(tokens_[i].normalized ? normalized_trie_ : raw_trie_, static_cast<int32_t>(i));
+    const AddedToken& t = tokens_[i];
+    if (!t.normalized) {
+      Insert(raw_trie_, t.content, static_cast<int32_t>(i));
+      continue;
+    }
+    std::string pattern = t.content;
+    if (normalizer != nullptr) normalizer->Normalize(pattern);
+    Insert(normalized_trie_, pattern, static_cast<int32_t>(i));
   }
 }
 

@@ -30,8 +30,9 @@ class AddedVocabulary {
  public:
   // Adds or, when content is already present, keeps the existing entry.
   void Add(AddedToken token);
-  // Must be called after the last Add and before splitting.
-  void Build();
+  // Must be called after the last Add and before splitting. Tokens with
+  // normalized=true are matched by their normalized form (as HF does).
+  void Build(const class Normalizer* normalizer);
 
   // Splits untokenized pieces on the tokens with normalized == want_normalized.
   void Split(Pieces& pieces, bool want_normalized) const;
@@ -51,7 +52,7 @@ class AddedVocabulary {
     std::array<bool, 256> first{};
     bool empty() const { return nodes.size() <= 1; }
   };
-  void Insert(Trie& trie, int32_t token_index);
+  void Insert(Trie& trie, const std::string& pattern, int32_t token_index);
   // Longest match starting at pos: token index and end, or -1.
   int32_t LongestAt(const Trie& trie, std::string_view s, size_t pos, size_t& end) const;
   void SplitOne(const Trie& trie, Piece& piece, Pieces& out) const;

@@ -126,7 +126,7 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(const json& tj, const jso
   } catch (const json::exception& e) {
     return InvalidArgument(std::string("malformed tokenizer JSON: ") + e.what());
   }
-  tok->added_.Build();
+  tok->added_.Build(tok->normalizer_.get());
   tok->ResolveSpecialIds();
   return tok;
 }
