@@ -1,11 +1,11 @@
 #include "tokenizer/incremental_detokenizer.h"
 
 #include <algorithm>
+#include <cctype>
 
 namespace pagoda::tokenizer {
 namespace {
 
-constexpr size_t kMaxContextSearch = 8;
 constexpr size_t kReanchorAt = 8;  // window size that triggers moving the anchor
 constexpr std::string_view kReplacementChar = "\xEF\xBF\xBD";
 
@@ -19,22 +19,28 @@ IncrementalDetokenizer::IncrementalDetokenizer(const Tokenizer& tokenizer, bool 
                                                std::span<const int32_t> prompt_ids)
     : tok_(tokenizer), skip_(skip_special_tokens) {
   // Context: the prompt from its last anchor-able token on (a few tokens at most).
+  // Searching past a long byte-fallback run is needed: the run decodes as a whole.
   const size_t n = prompt_ids.size();
-  for (size_t back = 1; back <= std::min(n, kMaxContextSearch); ++back) {
+  size_t keep = n;
+  for (size_t back = 1; back <= n; ++back) {
     if (IsAnchor(prompt_ids[n - back])) {
-      window_.assign(prompt_ids.end() - static_cast<ptrdiff_t>(back), prompt_ids.end());
+      keep = back;
       break;
     }
   }
-  if (window_.empty() && n > 0) {
-    const size_t keep = std::min(n, kMaxContextSearch);
-    window_.assign(prompt_ids.end() - static_cast<ptrdiff_t>(keep), prompt_ids.end());
-  }
+  window_.assign(prompt_ids.end() - static_cast<ptrdiff_t>(keep), prompt_ids.end());
   emitted_ = tok_.Decode(window_, skip_).size();
+}
+
+bool IncrementalDetokenizer::IsByteToken(int32_t id) const {
+  const std::string t = tok_.IdToToken(id);
+  return t.size() == 6 && t.compare(0, 3, "<0x") == 0 && t[5] == '>' && isxdigit(static_cast<unsigned char>(t[3])) &&
+         isxdigit(static_cast<unsigned char>(t[4]));
 }
 
 bool IncrementalDetokenizer::IsAnchor(int32_t id) const {
   if (skip_ && tok_.IsSpecial(id)) return false;
+  if (IsByteToken(id)) return false;
   const int32_t one[1] = {id};
   const std::string t = tok_.Decode(one, skip_);
   return !t.empty() && t.find(kReplacementChar) == std::string::npos;
@@ -59,6 +65,9 @@ size_t IncrementalDetokenizer::Holdback(const std::string& text) const {
 
 std::string IncrementalDetokenizer::Push(int32_t id) {
   window_.push_back(id);
+  // ByteFallback decodes a whole run of <0xNN> tokens at once (all U+FFFD if the
+  // run is invalid anywhere), so nothing of an open run is final yet.
+  if (IsByteToken(id)) return std::string();
   const std::string text = tok_.Decode(window_, skip_);
   const size_t stable = text.size() - std::min(text.size(), Holdback(text));
   std::string out;

@@ -32,6 +32,7 @@ class IncrementalDetokenizer {
   size_t Holdback(const std::string& text) const;
   // A token that can anchor a new window: decodes alone to stable, non-empty text.
   bool IsAnchor(int32_t id) const;
+  bool IsByteToken(int32_t id) const;  // a "<0xNN>" byte-fallback piece
 
   const Tokenizer& tok_;
   bool skip_;
