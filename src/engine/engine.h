@@ -1,0 +1,160 @@
+#pragma once
+// Engine: the public, thread-safe API of pagoda. One engine thread owns the
+// scheduler, the runner and the KV cache and loops schedule -> execute ->
+// update -> output processor. Other threads (HTTP handlers, the CLI) add and
+// abort requests through a queue and read each request's own output channel.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/status.h"
+#include "core/model_runner_output.h"
+#include "core/request.h"
+#include "loader/model_config.h"
+#include "sample/sampling_params.h"
+
+namespace pagoda::tokenizer {
+class Tokenizer;
+}
+
+namespace pagoda::engine {
+
+struct EngineConfig {
+  std::string model;                 // directory or .gguf
+  std::string tokenizer;             // directory with tokenizer.json; empty = the model's own (dir or GGUF vocab)
+  int threads = 0;                   // kernel threads, 0 = all cores
+  int block_size = 16;
+  int64_t kv_cache_memory = 0;       // bytes; 0 = a safe share of free RAM
+  int max_num_seqs = 256;
+  int max_num_batched_tokens = 2048;
+  int max_model_len = 0;             // 0 = the model's max_position_embeddings (capped at 8192)
+  bool enable_prefix_caching = true;
+  bool log_stats = false;            // periodic engine line on stderr
+
+  Status Validate() const;
+};
+
+// One increment of a request's output, as read from its channel.
+struct RequestOutput {
+  std::vector<int32_t> token_ids;    // new tokens in this increment
+  std::string text;                  // new final text (detokenized, stop strings cut)
+  std::vector<core::SampleLogprobs> logprobs;  // parallel to token_ids when asked
+  bool finished = false;
+  std::optional<core::FinishReason> finish_reason;
+  // vLLM's stop_reason: the stop string or stop token id that ended it.
+  std::optional<std::string> stop_string;
+  std::optional<int32_t> stop_token_id;
+  int num_prompt_tokens = 0;
+  int num_output_tokens = 0;         // so far
+  int num_cached_tokens = 0;         // prompt tokens served from the prefix cache
+  Status error;                      // non-OK: the request failed (finished is true)
+  double time_to_first_token = 0;    // seconds, on the final output
+};
+
+class Engine;
+
+// A request's output channel. Next() blocks until output is available; it
+// returns false once the final output has been read. Dropping the handle (or
+// Abort()) aborts the request if it is still running. Any one thread.
+class RequestHandle {
+ public:
+  ~RequestHandle();
+  RequestHandle(const RequestHandle&) = delete;
+  RequestHandle& operator=(const RequestHandle&) = delete;
+
+  uint64_t id() const { return id_; }
+  bool Next(RequestOutput* out);
+  // Like Next but gives up after timeout_s; returns false on timeout too (check done()).
+  bool NextFor(RequestOutput* out, double timeout_s);
+  bool done() const;
+  void Abort();
+
+ private:
+  friend class Engine;
+  struct Channel {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<RequestOutput> items;
+    bool closed = false;  // the final output has been pushed
+    bool read_final = false;
+  };
+  RequestHandle(Engine* engine, uint64_t id, std::shared_ptr<Channel> ch) : engine_(engine), id_(id), ch_(std::move(ch)) {}
+  Engine* engine_;
+  uint64_t id_;
+  std::shared_ptr<Channel> ch_;
+};
+
+struct AddRequestOptions {
+  bool detokenize = true;
+  std::string cache_salt;
+  int truncate_prompt_tokens = 0;  // keep only the last N prompt tokens when > 0
+};
+
+// Figures for /metrics and logs; a snapshot taken on the engine thread.
+struct EngineStats {
+  int num_running = 0;
+  int num_waiting = 0;
+  double kv_cache_usage = 0;
+  int64_t prefix_cache_queries = 0;
+  int64_t prefix_cache_hits = 0;
+  int64_t num_preemptions = 0;
+  int64_t prompt_tokens_total = 0;
+  int64_t generation_tokens_total = 0;
+  int64_t requests_finished_stop = 0;
+  int64_t requests_finished_length = 0;
+  int64_t requests_finished_abort = 0;
+  int64_t requests_failed = 0;
+  int64_t num_steps = 0;
+  double engine_seconds_busy = 0;   // time inside steps
+  double forward_seconds = 0;       // of which in the model forward pass
+  int num_gpu_blocks = 0;           // KV blocks (vLLM's name; CPU here)
+  int kv_blocks_in_use = 0;
+  // Per-request latency samples since the last DrainLatencies (seconds).
+  struct Latencies {
+    std::vector<double> ttft, itl, e2e, queue, prompt_tokens, generation_tokens;
+  };
+};
+
+class Engine {
+ public:
+  static Result<std::unique_ptr<Engine>> Create(const EngineConfig& config);
+  ~Engine();  // stops the engine thread, aborting what is left
+
+  // Queues a request. Fails (without queuing) for an empty prompt, a prompt
+  // longer than max_model_len, invalid sampling params, or a stopped engine.
+  Result<std::unique_ptr<RequestHandle>> AddRequest(std::vector<int32_t> prompt_ids, const sample::SamplingParams& params,
+                                                    const AddRequestOptions& options = {});
+  void Abort(uint64_t request_id);
+
+  EngineStats Stats() const;
+  EngineStats::Latencies DrainLatencies();
+  bool alive() const { return alive_.load(); }
+  // Stop accepting requests; wait up to grace_s for in-flight ones, then abort the rest.
+  void Shutdown(double grace_s);
+
+  const loader::ModelConfig& model_config() const;
+  const tokenizer::Tokenizer* tokenizer() const;  // null when the model has no tokenizer
+  int max_model_len() const;
+  int num_kv_blocks() const;
+  int block_size() const;
+  std::string Describe() const;  // one line: model, blocks, max concurrency
+
+  struct Impl;
+
+ private:
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  std::atomic<bool> alive_{false};
+  friend struct Impl;
+};
+
+}  // namespace pagoda::engine

@@ -1,0 +1,61 @@
+#pragma once
+// ModelRunner: SchedulerOutput -> batch tensors -> model -> sampler ->
+// ModelRunnerOutput. It keeps a persistent batch keyed by request id (token
+// ids, block table, num_computed_tokens, sampling params), so each step applies
+// only the scheduler's diffs. Engine thread only.
+
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "backend/kv_cache.h"
+#include "common/status.h"
+#include "common/thread_pool.h"
+#include "core/model_runner_output.h"
+#include "core/scheduler_output.h"
+#include "model/model.h"
+#include "sample/sampler.h"
+
+namespace pagoda::runner {
+
+struct RunnerConfig {
+  int block_size = 16;
+  int num_blocks = 0;  // including the null block 0
+  std::vector<int32_t> eos_token_ids;  // for min_tokens
+};
+
+class ModelRunner {
+ public:
+  ModelRunner(model::Model& model, const RunnerConfig& config, ThreadPool& pool);
+
+  // Runs one step. An error is an internal failure of the step (a broken
+  // contract); user input problems are caught before requests reach the core.
+  Result<core::ModelRunnerOutput> Execute(const core::SchedulerOutput& out);
+
+  int num_cached_requests() const { return static_cast<int>(states_.size()); }
+  const backend::KvCache& kv_cache() const { return *kv_; }
+  double last_forward_seconds() const { return last_forward_s_; }
+  double last_step_seconds() const { return last_step_s_; }
+
+ private:
+  struct CachedState {
+    std::vector<int32_t> tokens;  // prompt + outputs known to the runner
+    int num_prompt_tokens = 0;
+    std::vector<int32_t> block_table;
+    int num_computed_tokens = 0;
+    std::shared_ptr<const sample::SamplingParams> params;  // null = greedy
+    uint64_t request_seed = 0;
+  };
+
+  model::Model& model_;
+  RunnerConfig config_;
+  ThreadPool& pool_;
+  std::unique_ptr<backend::KvCache> kv_;
+  std::unordered_map<core::RequestId, CachedState> states_;
+  sample::Sampler sampler_;
+  std::vector<float> logits_;
+  double last_forward_s_ = 0, last_step_s_ = 0;
+};
+
+}  // namespace pagoda::runner
