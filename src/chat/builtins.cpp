@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "chat/builtins.h"
 #include "chat/interpreter.h"
 #include "chat/py_string.h"
 
@@ -384,7 +385,11 @@ Value FilterImpl(Interpreter& in, const std::string& name, const Value& v, CallA
   if (name == "attr") {
     const Value* n = Arg(a, "name", 0);
     if (!n) in.Fail(ErrorKind::kType, "attr needs a name");
-    return in.GetAttr(v, n->Str());
+    // Python attributes only (methods here), never dict items: jinja's do_attr.
+    bool has = false;
+    Value m = GetMethod(in, v, n->Str(), &has);
+    if (has) return m;
+    return Value::Undefined("'" + v.TypeName() + " object' has no attribute '" + n->Str() + "'");
   }
   if (name == "round") {
     const Value* precision = Arg(a, "precision", 0);
@@ -460,7 +465,7 @@ bool TestImpl(Interpreter& in, const std::string& name, const Value& v, CallArgs
   }
   if (name == "filter" || name == "test") {
     const Value* n = a.Get("value", 0);
-    return n && in.HasTest(n->Str());
+    return n && (name == "filter" ? IsKnownFilter(n->Str()) : IsKnownTest(n->Str()));
   }
   *found = false;
   return false;
@@ -476,14 +481,30 @@ bool CallTest(Interpreter& in, const std::string& name, const Value& subject, Ca
   return TestImpl(in, name, subject, args, found);
 }
 
-bool Interpreter::HasTest(const std::string& name) const {
-  static const char* kTests[] = {"defined", "undefined", "none", "string", "mapping", "number", "integer", "float",
+namespace {
+const char* const kFilters[] = {"tojson", "trim", "upper", "lower", "capitalize", "title", "length", "count",
+                                "string", "safe", "e", "escape", "forceescape", "default", "d", "join", "first",
+                                "last", "list", "items", "map", "select", "reject", "selectattr", "rejectattr",
+                                "replace", "int", "float", "abs", "indent", "unique", "sort", "dictsort", "reverse",
+                                "sum", "min", "max", "attr", "round", "wordcount"};
+const char* const kTests[] = {"defined", "undefined", "none", "string", "mapping", "number", "integer", "float",
                                  "boolean", "true", "false", "iterable", "sequence", "callable", "escaped", "lower",
                                  "upper", "odd", "even", "divisibleby", "eq", "equalto", "==", "ne", "!=", "lt",
-                                 "lessthan", "<", "gt", "greaterthan", ">", "le", "<=", "ge", ">=", "sameas", "in"};
+                                 "lessthan", "<", "gt", "greaterthan", ">", "le", "<=", "ge", ">=", "sameas", "in", "filter", "test"};
+}  // namespace
+
+bool IsKnownFilter(std::string_view name) {
+  for (const char* f : kFilters)
+    if (name == f) return true;
+  return false;
+}
+
+bool IsKnownTest(std::string_view name) {
   for (const char* t : kTests)
     if (name == t) return true;
   return false;
 }
+
+bool Interpreter::HasTest(const std::string& name) const { return IsKnownTest(name); }
 
 }  // namespace pagoda::chat

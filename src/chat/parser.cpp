@@ -2,6 +2,7 @@
 
 #include <initializer_list>
 
+#include "chat/builtins.h"
 #include "chat/lexer.h"
 #include "chat/template_error.h"
 
@@ -636,6 +637,8 @@ class Parser {
     auto e = MakeExpr(ExprKind::kFilter, Cur().line);
     e->name = ExpectName();
     while (SkipOp(".")) e->name += "." + ExpectName();
+    if (!IsKnownFilter(e->name))
+      throw TemplateError(ErrorKind::kUnsupported, "unsupported filter '" + e->name + "'", e->line);
     e->args.push_back(std::move(subject));
     if (IsOp("(")) ParseCallArgs(*e);
     return e;
@@ -662,6 +665,7 @@ class Parser {
     auto e = MakeExpr(ExprKind::kTest, line);
     e->name = ExpectName();
     while (SkipOp(".")) e->name += "." + ExpectName();
+    if (!IsKnownTest(e->name)) throw TemplateError(ErrorKind::kUnsupported, "unsupported test '" + e->name + "'", line);
     e->negated = negated;
     e->args.push_back(std::move(node));
     const Token& t = Cur();

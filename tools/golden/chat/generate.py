@@ -19,6 +19,11 @@ import re
 
 import jinja2
 import transformers
+
+sys_path_dir = os.path.dirname(os.path.abspath(__file__))
+import sys
+
+sys.path.insert(0, sys_path_dir)
 from transformers.utils import chat_template_utils as ctu
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -122,6 +127,32 @@ def render_case(template, tokens, conv, tools_sets, add_generation_prompt, conti
         return {"error": type(e).__name__, "message": str(e)}
 
 
+def render_jinja_cases():
+    """tests/golden/chat/jinja_cases.json: one small template per feature."""
+    import jinja_cases
+
+    out = []
+    for name, template in jinja_cases.CASES.items():
+        case = {"name": name, "template": template}
+        try:
+            compiled = ctu._compile_jinja_template(template)
+            case["output"] = compiled.render(**jinja_cases.CTX)
+        except jinja2.exceptions.TemplateSyntaxError as e:
+            case.update(error="syntax", message=e.message or str(e), line=e.lineno)
+        except jinja2.exceptions.TemplateError as e:
+            kind = "raise_exception" if type(e) is jinja2.exceptions.TemplateError else type(e).__name__
+            case.update(error=kind, message=str(e))
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError, ZeroDivisionError) as e:
+            case.update(error=type(e).__name__, message=str(e))
+        out.append(case)
+    with open(os.path.join(REPO, "tests/golden/chat/jinja_cases.json"), "w", encoding="utf-8") as f:
+        json.dump({"generator": "tools/golden/chat/generate.py (cases from jinja_cases.py)",
+                   "context": jinja_cases.CTX, "fixed_now": FIXED_NOW.isoformat(), "cases": out},
+                  f, ensure_ascii=False, indent=1)
+        f.write("\n")
+    print("%d jinja feature cases" % len(out))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", default=os.path.join(os.path.dirname(REPO), "shared"))
@@ -156,6 +187,7 @@ def main():
                    "templates": index}, f, indent=1)
         f.write("\n")
     print("%d templates, %d cases, %d errors" % (len(index), totals["cases"], totals["errors"]))
+    render_jinja_cases()
 
 
 if __name__ == "__main__":
