@@ -217,6 +217,32 @@ TEST(SchedulerTest, PreemptsNewestFirstAndAdmitsNobodyThatStep) {
   EXPECT_EQ(Scheduled(next, 4), 0);
 }
 
+TEST(SchedulerTest, AVictimThatWouldFitIsStillNotReadmittedInTheSameStep) {
+  // A small budget lets the victim come back as a chunk that fits in the blocks
+  // freed by its own preemption: without the rule it would thrash in and out.
+  Harness h({.max_num_seqs = 8, .max_num_batched_tokens = 20, .max_model_len = 96}, 9, /*caching=*/false);
+  h.Add(1, Iota(30, 0));
+  h.Add(2, Iota(30, 100));
+  h.Add(3, Iota(60, 200));
+  SchedulerOutput out;
+  int steps = 0;
+  while (out.preempted_req_ids.empty() && steps++ < 100) out = h.Step(5);
+  ASSERT_EQ(out.preempted_req_ids.size(), 1u);
+  EXPECT_EQ(out.preempted_req_ids[0], RequestId(3));
+  EXPECT_EQ(Scheduled(out, 3), 0);
+  const int free_after = h.sched->kv_cache_manager().num_free_blocks();
+  const int budget_left = 20 - out.total_num_scheduled_tokens;
+  EXPECT_GE(free_after, 1);
+  // The same room one step later: now it is admitted, as a chunk.
+  SchedulerOutput next = h.Step(5);
+  EXPECT_TRUE(next.preempted_req_ids.empty());
+  EXPECT_EQ(20 - (next.total_num_scheduled_tokens - Scheduled(next, 3)), budget_left);
+  EXPECT_GT(Scheduled(next, 3), 0);
+  EXPECT_LT(Scheduled(next, 3), 60);
+  ASSERT_EQ(next.scheduled_new_reqs.size(), 1u);
+  EXPECT_EQ(next.scheduled_new_reqs[0].request_id, RequestId(3));
+}
+
 TEST(SchedulerTest, PreemptedRequestComesBackAndRecomputes) {
   Harness h({.max_num_seqs = 8, .max_num_batched_tokens = 256, .max_model_len = 96}, 7, /*caching=*/false);
   h.Add(1, Iota(30, 0), {.max_tokens = 20});
