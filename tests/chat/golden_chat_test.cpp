@@ -93,6 +93,9 @@ TEST(GoldenChat, AllTemplatesAllConversations) {
         std::string kind = c["error"].get<std::string>(), msg = c["message"].get<std::string>();
         if (out.ok()) {
           ADD_FAILURE() << label << ": expected " << kind << " (" << msg << "), got a render";
+        } else if (out.status().code() == StatusCode::kUnimplemented) {
+          // Python failed for its own reason; failing because we lack a feature is a gap.
+          ADD_FAILURE() << label << ": expected " << kind << " (" << msg << "), got " << out.status().ToString();
         } else if (kind == "raise_exception" &&
                    out.status().message().find("raised an exception: " + msg) == std::string::npos) {
           ADD_FAILURE() << label << ": expected raise_exception(" << msg << "), got " << out.status().ToString();
