@@ -29,6 +29,12 @@ class GgufFile;
 
 namespace pagoda::tokenizer {
 
+// How FromGguf picks the pre-tokenizer of a gpt2-type GGUF vocabulary.
+enum class GgufPreTokenizer {
+  kTransformers,  // as transformers' GGUF conversion (the golden reference)
+  kLlamaCpp,      // from tokenizer.ggml.pre, as llama.cpp (and the original tokenizer.json)
+};
+
 class Tokenizer {
  public:
   // dir containing tokenizer.json (+ optional tokenizer_config.json, chat_template.jinja).
@@ -40,7 +46,9 @@ class Tokenizer {
   static Result<std::unique_ptr<Tokenizer>> FromJson(const nlohmann::json& tokenizer,
                                                      const nlohmann::json& config);
   // The vocabulary embedded in a GGUF file (tokenizer.ggml.*), models "gpt2" and "llama".
-  static Result<std::unique_ptr<Tokenizer>> FromGguf(const loader::GgufFile& gguf);
+  // Defined in pagoda_tokenizer_gguf (links pagoda_loader).
+  static Result<std::unique_ptr<Tokenizer>> FromGguf(const loader::GgufFile& gguf,
+                                                     GgufPreTokenizer mode = GgufPreTokenizer::kTransformers);
 
   std::vector<int32_t> Encode(std::string_view text, bool add_special_tokens = true) const;
   std::string Decode(std::span<const int32_t> ids, bool skip_special_tokens = false) const;

@@ -19,6 +19,11 @@ import sys
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 import tokenizers  # noqa: E402
 import transformers  # noqa: E402
+import transformers.modeling_gguf_pytorch_utils as gguf_utils  # noqa: E402
+
+# transformers guards its GGUF reader behind torch, which only the tensor path
+# needs; the tokenizer path reads metadata with the `gguf` package alone.
+gguf_utils.is_torch_available = lambda: True
 from transformers import AutoTokenizer  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
@@ -61,7 +66,11 @@ def load_corpus():
 
 
 class Ref:
-    def __init__(self, tok_json, cfg_dir):
+    def __init__(self, tok_json, cfg_dir, gguf=None):
+        if gguf:
+            self.hf = AutoTokenizer.from_pretrained(os.path.dirname(gguf), gguf_file=os.path.basename(gguf))
+            self.raw = self.hf.backend_tokenizer
+            return
         self.raw = tokenizers.Tokenizer.from_file(os.path.join(SHARED, tok_json))
         self.hf = AutoTokenizer.from_pretrained(os.path.join(SHARED, cfg_dir)) if cfg_dir else None
 
@@ -76,23 +85,34 @@ class Ref:
         return self.raw.decode(ids, skip_special_tokens=skip)
 
 
+# The default model's GGUF (scripts/fetch_default_model.sh): its embedded vocabulary
+# as HF converts it (AutoTokenizer.from_pretrained(dir, gguf_file=...)).
+GGUF_MODELS = {"gguf-smollm2": "SmolLM2-135M-Instruct.Q4_1.gguf"}
+GGUF_DIR = os.environ.get("PAGODA_MODELS_DIR", os.path.expanduser("~/.cache/pagoda/models"))
+
+
 def main():
     only = set(sys.argv[1:])
     corpus = load_corpus()
-    for name, (tok_json, cfg_dir) in TOKENIZERS.items():
+    entries = [(n, t, c, None) for n, (t, c) in TOKENIZERS.items()]
+    entries += [(n, None, None, os.path.join(GGUF_DIR, f)) for n, f in GGUF_MODELS.items()
+                if os.path.isfile(os.path.join(GGUF_DIR, f))]
+    for name, tok_json, cfg_dir, gguf in entries:
         if only and name not in only:
             continue
         try:
-            ref = Ref(tok_json, cfg_dir)
+            ref = Ref(tok_json, cfg_dir, gguf)
         except Exception as e:  # e.g. llama-2: HF itself cannot parse its merges
             print(f"{name}: SKIPPED, the reference cannot load it: {e}", flush=True)
             continue
         header = {
             "tokenizer": name,
+            "gguf": os.path.basename(gguf) if gguf else None,
             "tokenizer_json": tok_json,
             "config_dir": cfg_dir,
             "reference": (f"transformers {transformers.__version__} AutoTokenizer" if cfg_dir
-                          else f"tokenizers {tokenizers.__version__} Tokenizer"),
+                          else f"transformers {transformers.__version__} AutoTokenizer(gguf_file)" if gguf
+            else f"tokenizers {tokenizers.__version__} Tokenizer"),
         }
         if ref.hf is not None:
             header["hf_class"] = type(ref.hf).__name__
@@ -103,7 +123,7 @@ def main():
             text = case["text"]
             ids = ref.encode(text, True)
             ids_plain = ref.encode(text, False)
-            if ref.raw.encode(text, add_special_tokens=True).ids != ids:
+            if gguf is None and ref.raw.encode(text, add_special_tokens=True).ids != ids:
                 raw_diff += 1
             rec = {
                 "name": case["name"],
