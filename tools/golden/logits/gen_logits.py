@@ -20,6 +20,7 @@ The GGUF models are also saved as HF safetensors copies under ~/.cache/pagoda/hf
 """
 
 import argparse
+import copy
 import json
 import os
 import sys
@@ -232,7 +233,15 @@ def save_hf_copy(model, enc, entry):
     dest = os.path.join(HF_CACHE, entry["hf_copy"])
     os.makedirs(dest, exist_ok=True)
     kw = {"max_shard_size": entry["shard_size"]} if "shard_size" in entry else {}
-    model.save_pretrained(dest, safe_serialization=True, **kw)
+    # transformers 5 marks a model loaded from GGUF as quantized and refuses to save it:
+    # the same dequantized float32 weights go into a plain model of the same config.
+    config = copy.deepcopy(model.config)
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    plain = transformers.AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    plain.load_state_dict(model.state_dict(), strict=True)
+    plain.save_pretrained(dest, **kw)
+    del plain
     tok_ok = True
     try:
         enc.hf.save_pretrained(dest)
