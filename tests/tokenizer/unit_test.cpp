@@ -64,7 +64,8 @@ TEST(AddedTokensTest, LstripRstripAndLongestMatch) {
   auto tok = Make(tj);
   EXPECT_EQ(tok->Encode("x  <a>  x", false), (std::vector<int32_t>{0, 10, 0}));
   EXPECT_EQ(tok->Encode("<ab>x", false), (std::vector<int32_t>{11, 0}));  // longest match wins
-  EXPECT_EQ(tok->Decode(std::vector<int32_t>{0, 10, 11}, true), "x x <ab>");  // no decoder: joined by spaces
+  EXPECT_EQ(tok->Decode(std::vector<int32_t>{0, 10, 11}, true), "x <ab>");  // no decoder: joined by spaces
+  EXPECT_EQ(tok->Decode(std::vector<int32_t>{0, 10, 11}, false), "x <a> <ab>");
   EXPECT_TRUE(tok->IsSpecial(10));
   EXPECT_FALSE(tok->IsSpecial(11));
   EXPECT_EQ(tok->vocab_size(), 12);
