@@ -36,6 +36,7 @@ class BlockPool {
   double usage() const;
   // Blocks that currently carry a hash (used or free).
   int num_cached_blocks() const { return num_cached_blocks_; }
+  // Hashes dropped so far (a cached block handed out again, or a reset).
   int64_t num_evictions() const { return num_evictions_; }
 
   KvCacheBlock* null_block() { return &blocks_[0]; }

@@ -43,7 +43,7 @@ struct RequestParams {
   bool ignore_eos = false;
   std::vector<TokenId> eos_token_ids{};   // from generation_config / the tokenizer
   std::vector<TokenId> stop_token_ids{};  // always stop, even with ignore_eos
-  int n = 1;
+  int n = 1;  // the engine fans out n > 1 with Scheduler::ForkRequest; the core only carries it
   std::string cache_salt{};  // isolates this request's prefix-cache entries
   int64_t lora_id = 0;
   int priority = 0;  // kept for a priority policy; FCFS ignores it

@@ -84,6 +84,10 @@ Status Scheduler::ForkRequest(RequestId parent_id, RequestId child_id, std::opti
     return ResourceExhausted("cannot fork request " + std::to_string(parent_id.value) + ": max_num_seqs (" +
                              std::to_string(config_.max_num_seqs) + ") requests are running");
   }
+  if (running && parent->num_computed_tokens() >= parent->num_tokens()) {
+    return FailedPrecondition("cannot fork request " + std::to_string(parent_id.value) +
+                              " between Schedule() and UpdateFromOutput()");
+  }
   std::unique_ptr<Request> child = parent->CloneAs(child_id);
   if (child_last_token) {
     if (child->num_output_tokens() == 0 || child->num_computed_tokens() >= child->num_tokens()) {

@@ -53,6 +53,7 @@ class Scheduler {
   // A new request `child` continuing from `parent`'s current state, sharing its
   // blocks; its last (not yet computed) token may be replaced by its own sample.
   // The first write into a shared partial block is copied (see SchedulerOutput).
+  // Call it between UpdateFromOutput() and the next Schedule(), like Add/Abort.
   Status ForkRequest(RequestId parent, RequestId child, std::optional<TokenId> child_last_token = std::nullopt);
 
   SchedulerOutput Schedule();

@@ -1,5 +1,5 @@
 #pragma once
-// Scheduler limits (vLLM's names). A plain struct; Validate() before use.
+// Scheduler limits (vLLM's names). A plain struct; Validate() before use. Any thread.
 
 #include "common/status.h"
 

@@ -63,14 +63,12 @@ inline void ExpectBlockInvariants(const Scheduler& sched) {
   const KvCacheManager& kv = sched.kv_cache_manager();
   const BlockPool& pool = kv.block_pool();
   std::map<int, int> holders;
-  int num_tables = 0;
   for (const Request* r : sched.running()) {
     std::vector<BlockId> ids = kv.GetBlockIds(r->request_id());
     const int bs = kv.block_size();
     ASSERT_EQ(static_cast<int>(ids.size()), (r->num_computed_tokens() + bs - 1) / bs)
         << r->request_id() << " nc=" << r->num_computed_tokens();
     for (BlockId b : ids) ++holders[b.value];
-    ++num_tables;
   }
   for (const Request* r : sched.waiting()) {
     ASSERT_TRUE(kv.GetBlockIds(r->request_id()).empty()) << r->request_id();
@@ -96,7 +94,6 @@ inline void ExpectBlockInvariants(const Scheduler& sched) {
   ASSERT_EQ(num_free, pool.num_free_blocks());
   ASSERT_EQ(pool.num_free_blocks() + pool.num_used_blocks(), pool.num_usable_blocks());
   ASSERT_EQ(static_cast<int>(pool.GetFreeBlockIds().size()), pool.num_free_blocks());
-  (void)num_tables;
 }
 
 }  // namespace pagoda::core::testing

@@ -359,6 +359,14 @@ TEST(SchedulerTest, ForkCopiesTheSharedPartialBlock) {
   ASSERT_TRUE(h.sched->ForkRequest(RequestId(1), RequestId(2), TokenId{8}).ok());
   EXPECT_EQ(h.sched->ForkRequest(RequestId(1), RequestId(2)).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(h.sched->ForkRequest(RequestId(9), RequestId(3)).code(), StatusCode::kNotFound);
+  {  // Between Schedule() and UpdateFromOutput() the parent has no uncomputed token.
+    Harness g(Small(), 20);
+    g.Add(1, Iota(20, 0));
+    SchedulerOutput so = g.sched->Schedule();
+    EXPECT_EQ(g.sched->ForkRequest(RequestId(1), RequestId(2)).code(), StatusCode::kFailedPrecondition);
+    (void)g.sched->UpdateFromOutput(so, FakeRun(*g.sched, so, [](const Request&) { return 1; }));
+    EXPECT_TRUE(g.sched->ForkRequest(RequestId(1), RequestId(2)).ok());
+  }
   SchedulerOutput out = h.Step(9);
   ASSERT_EQ(out.block_copies.size(), 1u);
   // The parent is scheduled first and copies; the child keeps block 2.
