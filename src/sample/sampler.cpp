@@ -1,27 +1,123 @@
 #include "sample/sampler.h"
 
 #include <algorithm>
-#include <cmath>
+
+#include "common/check.h"
+#include "sample/logprobs.h"
+#include "sample/sample_rng.h"
+
+// The processor order, as in vLLM V1 (vllm/v1/sample/sampler.py):
+//   0. logprobs of the raw logits, if asked (LogprobsMode::kRawLogprobs)
+//   1. allowed_token_ids            (mask)
+//   2. bad_words                    (mask; matched against the output tokens)
+//   3. min_tokens                   (mask eos unless ignore_eos, and stop_token_ids)
+//   4. logit_bias                   (add)
+//   5. penalties: repetition (prompt + output), frequency, presence (output)
+//   -- a greedy row (temperature < 1e-5) takes the argmax here --
+//   6. temperature
+//   7. min_p
+//   8. top_k
+//   9. top_p (on the distribution left by min_p and top_k)
+//  10. draw: inverse CDF over token ids with a counter-based uniform
+// HF generate() orders its processors as sequence_bias, repetition_penalty,
+// bad words, min_new_tokens, prefix constraint, then temperature, top_k, top_p,
+// min_p. Masks commute with the rest, so the two orders agree except that HF
+// applies min_p after top_p (top_p then sees the distribution before min_p):
+// we follow vLLM. Presence/frequency penalties exist only in OpenAI/vLLM.
 
 namespace pagoda::sample {
 
-// First version: greedy only (temperature 0 or no params). The sampling issue
-// fills in the processors; until then the server refuses non-greedy requests.
-std::vector<SampleResult> Sampler::Sample(float* logits, int64_t vocab_size, std::span<const SamplingRow> rows) {
-  std::vector<SampleResult> out(rows.size());
-  for (size_t r = 0; r < rows.size(); ++r) {
-    const float* row = logits + r * vocab_size;
-    int64_t best = 0;
-    for (int64_t i = 1; i < vocab_size; ++i)
-      if (row[i] > row[best]) best = i;
-    float mx = row[best];
-    double sum = 0;
-    for (int64_t i = 0; i < vocab_size; ++i) sum += std::exp(static_cast<double>(row[i]) - mx);
-    out[r].token = static_cast<int32_t>(best);
-    out[r].logprob = static_cast<float>(-std::log(sum));
-    out[r].rank = 1;
+Sampler::Sampler(SamplerConfig config, ThreadPool* pool)
+    : config_(config), pool_(pool), scratch_(pool ? pool->num_threads() : 1) {}
+
+double Sampler::RowUniform(const SamplingRow& r) {
+  const uint64_t seed = r.params && r.params->seed ? *r.params->seed : r.request_seed;
+  return SampleUniform(seed, r.sample_index, r.output_ids.size());
+}
+
+void Sampler::ProcessRow(std::span<float> row, const SamplingRow& r, ProcessorScratch& s) {
+  const SamplingParams* p = r.params;
+  if (!p) return;
+  ApplyAllowedTokenIds(row, p->allowed_token_ids, s);
+  if (!p->bad_words_ids.empty()) ApplyBadWords(row, p->bad_words_ids, r.output_ids);
+  if (r.output_ids.size() < static_cast<size_t>(std::max(p->min_tokens, 0))) {
+    if (!p->ignore_eos) ApplyMinTokens(row, p->min_tokens, r.output_ids.size(), r.eos_ids);
+    ApplyMinTokens(row, p->min_tokens, r.output_ids.size(), p->stop_token_ids);
   }
+  if (!p->logit_bias.empty()) ApplyLogitBias(row, p->logit_bias);
+  ApplyPenalties(row, r.prompt_ids, r.output_ids, p->repetition_penalty, p->frequency_penalty, p->presence_penalty, s);
+  if (p->temperature < kSamplingEps) return;
+  ApplyTemperature(row, p->temperature);
+  if (p->min_p > 0) ApplyMinP(row, p->min_p);
+  if (p->top_k > 0) ApplyTopK(row, p->top_k, s);
+  if (p->top_p < 1.0) ApplyTopP(row, p->top_p, s);
+}
+
+void Sampler::ProcessLogits(std::span<float> row, const SamplingRow& r) { ProcessRow(row, r, scratch_[0].proc); }
+
+void Sampler::SampleRow(float* logits, int64_t vocab_size, const SamplingRow& r, SampleResult& out, Scratch& s) {
+  const size_t V = static_cast<size_t>(vocab_size);
+  std::span<float> row(logits, V);
+  const SamplingParams* p = r.params;
+  const bool want_logprobs = p && p->logprobs;
+  const bool raw_logprobs = want_logprobs && config_.logprobs_mode == LogprobsMode::kRawLogprobs;
+  out.all_masked = false;
+  out.logprob = 0;
+  out.rank = 0;
+  out.top.clear();
+
+  if (!p) {  // plain greedy: one argmax pass
+    out.token = static_cast<int32_t>(Argmax(row));
+    return;
+  }
+  // Masks can filter out every token; keep the raw row for that fallback too.
+  const bool may_mask_all = !p->allowed_token_ids.empty() || !p->bad_words_ids.empty() ||
+                            r.output_ids.size() < static_cast<size_t>(std::max(p->min_tokens, 0));
+  const bool greedy = p->temperature < kSamplingEps;
+  const bool changes_row = may_mask_all || !p->logit_bias.empty() || p->repetition_penalty != 1.0 ||
+                           p->frequency_penalty != 0.0 || p->presence_penalty != 0.0 ||
+                           (!greedy && (p->temperature != 1.0 || p->min_p > 0 || p->top_k > 0 || p->top_p < 1.0));
+  // An untouched row is its own raw copy.
+  const bool keep_raw = (raw_logprobs && changes_row) || may_mask_all;
+  if (keep_raw) s.raw.assign(logits, logits + V);
+  ProcessRow(row, r, s.proc);
+  int64_t token;
+  if (greedy) {
+    token = Argmax(row);
+    if (row[token] == kNegInf) token = -1;
+  } else {
+    token = DrawFromLogits(row, RowUniform(r), s.proc);
+  }
+  if (token < 0) {  // every token filtered out: fall back to the unfiltered argmax
+    out.all_masked = true;
+    token = keep_raw ? Argmax(s.raw) : 0;
+  }
+  out.token = static_cast<int32_t>(token);
+  if (want_logprobs) {
+    const bool use_raw = keep_raw && (raw_logprobs || out.all_masked);
+    std::span<const float> src = use_raw ? std::span<const float>(s.raw) : std::span<const float>(row);
+    ComputeLogprobs(src, out.token, *p->logprobs, &out, s.heap);
+  }
+}
+
+std::vector<SampleResult> Sampler::Sample(float* logits, int64_t vocab_size, std::span<const SamplingRow> rows) {
+  std::vector<SampleResult> out;
+  Sample(logits, vocab_size, rows, out);
   return out;
+}
+
+void Sampler::Sample(float* logits, int64_t vocab_size, std::span<const SamplingRow> rows,
+                     std::vector<SampleResult>& out) {
+  out.resize(rows.size());
+  auto run = [&](int64_t begin, int64_t end, int thread) {
+    for (int64_t i = begin; i < end; ++i)
+      SampleRow(logits + i * vocab_size, vocab_size, rows[i], out[i], scratch_[thread]);
+  };
+  if (pool_ && rows.size() > 1) {
+    pool_->Run(static_cast<int64_t>(rows.size()), run);
+  } else {
+    run(0, static_cast<int64_t>(rows.size()), 0);
+  }
 }
 
 }  // namespace pagoda::sample

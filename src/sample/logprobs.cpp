@@ -1,0 +1,73 @@
+#include "sample/logprobs.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "sample/fast_exp.h"
+#include "sample/logits_processors.h"
+
+namespace pagoda::sample {
+namespace {
+
+// "a ranks before b": larger value, then lower token id.
+bool Better(const TokenLogprob& a, const TokenLogprob& b) {
+  return a.logprob > b.logprob || (a.logprob == b.logprob && a.token < b.token);
+}
+
+}  // namespace
+
+double LogSumExp(std::span<const float> row) {
+  float m = kNegInf;
+  for (float v : row) m = v > m ? v : m;
+  if (m == kNegInf) return -HUGE_VAL;
+  double lanes[4] = {0, 0, 0, 0};
+  size_t i = 0;
+  const size_t n = row.size();
+  for (; i + 4 <= n; i += 4)
+    for (int j = 0; j < 4; ++j) lanes[j] += FastExp(row[i + j] - m);
+  for (; i < n; ++i) lanes[0] += FastExp(row[i] - m);
+  return static_cast<double>(m) + std::log((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]));
+}
+
+void ComputeLogprobs(std::span<const float> row, int32_t token, int num_top, SampleResult* out,
+                     std::vector<TokenLogprob>& heap) {
+  const double lse = LogSumExp(row);
+  const float tv = row[token];
+  out->logprob = static_cast<float>(static_cast<double>(tv) - lse);
+  int rank = 0;
+  for (float v : row) rank += v >= tv ? 1 : 0;
+  out->rank = rank;
+  out->top.clear();
+  if (num_top <= 0) return;
+  const size_t k = std::min(static_cast<size_t>(num_top), row.size());
+  // Min-heap (worst on top) of the k best (logit, id) pairs.
+  heap.clear();
+  for (size_t i = 0; i < row.size(); ++i) {
+    const TokenLogprob c{static_cast<int32_t>(i), row[i]};
+    if (heap.size() < k) {
+      heap.push_back(c);
+      std::push_heap(heap.begin(), heap.end(), Better);
+    } else if (Better(c, heap.front())) {
+      std::pop_heap(heap.begin(), heap.end(), Better);
+      heap.back() = c;
+      std::push_heap(heap.begin(), heap.end(), Better);
+    }
+  }
+  std::sort(heap.begin(), heap.end(), Better);
+  for (TokenLogprob& t : heap) t.logprob = static_cast<float>(static_cast<double>(t.logprob) - lse);
+  out->top.assign(heap.begin(), heap.end());
+}
+
+void ComputePromptLogprobs(const float* logits, int64_t vocab_size, std::span<const int32_t> target_ids, int num_top,
+                           std::vector<SampleResult>& out) {
+  out.resize(target_ids.size());
+  std::vector<TokenLogprob> heap;
+  for (size_t i = 0; i < target_ids.size(); ++i) {
+    std::span<const float> row(logits + static_cast<int64_t>(i) * vocab_size, static_cast<size_t>(vocab_size));
+    out[i].token = target_ids[i];
+    out[i].all_masked = false;
+    ComputeLogprobs(row, target_ids[i], num_top, &out[i], heap);
+  }
+}
+
+}  // namespace pagoda::sample
