@@ -3,7 +3,7 @@
 # does nothing when everything is already there.
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build ccache pkg-config git
-      libgtest-dev libgmock-dev nlohmann-json3-dev libpcre2-dev libcli11-dev
+      libgtest-dev libgmock-dev nlohmann-json3-dev libpcre2-dev libcli11-dev libicu-dev
       python3 python3-pip unzip)
 missing=()
 for p in "${pkgs[@]}"; do

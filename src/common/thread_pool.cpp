@@ -2,6 +2,13 @@
 
 #include <algorithm>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define PAGODA_PAUSE() _mm_pause()
+#else
+#define PAGODA_PAUSE() ((void)0)
+#endif
+
 namespace pagoda {
 
 namespace {
@@ -15,12 +22,14 @@ void Chunk(int64_t n, int64_t grain, int parts, int index, int64_t* begin, int64
   *end = std::min(n, ue * grain);
 }
 
+constexpr uint64_t kChunkMask = 0xFFFF;
+
 }  // namespace
 
 ThreadPool::ThreadPool(int num_threads) {
   if (num_threads <= 0) num_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  num_threads_ = num_threads;
-  for (int i = 1; i < num_threads_; ++i) workers_.emplace_back([this, i] { Worker(i); });
+  num_threads_ = std::min(num_threads, 1024);  // chunk indices fit 16 bits
+  for (int i = 1; i < num_threads_; ++i) workers_.emplace_back([this] { Worker(); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -33,53 +42,63 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
+void ThreadPool::Help(uint64_t gen) {
+  for (;;) {
+    uint64_t c = claim_.load(std::memory_order_acquire);
+    const int parts = static_cast<int>((c >> 16) & kChunkMask);
+    if ((c >> 32) != gen || static_cast<int>(c & kChunkMask) >= parts) return;
+    if (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel)) continue;
+    // Holding an unfinished chunk of job `gen`, so Run() cannot be rewriting the job fields.
+    const int index = static_cast<int>(c & kChunkMask);
+    int64_t b, e;
+    Chunk(job_n_, job_grain_, parts, index, &b, &e);
+    if (b < e) (*job_)(b, e, index);
+    completed_.fetch_add(1, std::memory_order_acq_rel);
+  }
+}
+
 void ThreadPool::Run(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn, int64_t grain) {
   if (n <= 0) return;
   if (grain < 1) grain = 1;
-  if (num_threads_ == 1 || n <= grain) {
+  const int64_t units = (n + grain - 1) / grain;
+  const int parts = static_cast<int>(std::min<int64_t>(num_threads_, units));
+  if (parts <= 1) {
     fn(0, n, 0);
     return;
   }
+  uint64_t gen;
   {
     std::lock_guard<std::mutex> lock(mu_);
     job_ = &fn;
     job_n_ = n;
     job_grain_ = grain;
-    pending_.store(num_threads_ - 1);
-    generation_.fetch_add(1, std::memory_order_release);
+    completed_.store(0, std::memory_order_relaxed);
+    gen = generation_.fetch_add(1, std::memory_order_acq_rel) + 1;
+    claim_.store((gen << 32) | (static_cast<uint64_t>(parts) << 16), std::memory_order_release);
   }
   cv_.notify_all();
-  int64_t b, e;
-  Chunk(n, grain, num_threads_, 0, &b, &e);
-  if (b < e) fn(b, e, 0);
-  // Workers finish within microseconds for kernel-sized chunks: spin, then yield.
+  Help(gen);
   int spins = 0;
-  while (pending_.load(std::memory_order_acquire) != 0) {
-    if (++spins > 2000) std::this_thread::yield();
+  while (completed_.load(std::memory_order_acquire) != parts) {
+    if (++spins < 4000) PAGODA_PAUSE();
+    else std::this_thread::yield();
   }
 }
 
-void ThreadPool::Worker(int index) {
+void ThreadPool::Worker() {
   uint64_t seen = 0;
   for (;;) {
-    // Spin briefly for the next job (steps come back to back), then sleep.
-    int spins = 0;
-    while (generation_.load(std::memory_order_acquire) == seen && spins < 20000) ++spins;
-    const std::function<void(int64_t, int64_t, int)>* job;
-    int64_t n, grain;
+    // Steps come back to back: spin a little before sleeping.
+    for (int spins = 0; generation_.load(std::memory_order_acquire) == seen && spins < 4000; ++spins) PAGODA_PAUSE();
+    uint64_t gen;
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [&] { return generation_.load() != seen; });
-      seen = generation_.load();
       if (stop_) return;
-      job = job_;
-      n = job_n_;
-      grain = job_grain_;
+      gen = generation_.load();
+      seen = gen;
     }
-    int64_t b, e;
-    Chunk(n, grain, num_threads_, index, &b, &e);
-    if (b < e) (*job)(b, e, index);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    Help(gen);
   }
 }
 

@@ -87,8 +87,10 @@ class RequestHandle {
     bool closed = false;  // the final output has been pushed
     bool read_final = false;
   };
-  RequestHandle(Engine* engine, uint64_t id, std::shared_ptr<Channel> ch) : engine_(engine), id_(id), ch_(std::move(ch)) {}
-  Engine* engine_;
+  struct Inbox;  // the engine's input queue; outlives the engine while handles hold it
+  RequestHandle(std::shared_ptr<Inbox> inbox, uint64_t id, std::shared_ptr<Channel> ch)
+      : inbox_(std::move(inbox)), id_(id), ch_(std::move(ch)) {}
+  std::shared_ptr<Inbox> inbox_;
   uint64_t id_;
   std::shared_ptr<Channel> ch_;
 };

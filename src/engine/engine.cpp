@@ -1,0 +1,486 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <unordered_map>
+
+#include "common/logging.h"
+#include "common/thread_pool.h"
+#include "core/scheduler.h"
+#include "engine/output_processor.h"
+#include "loader/weights.h"
+#include "model/model.h"
+#include "runner/model_runner.h"
+#include "tokenizer/tokenizer.h"
+
+namespace pagoda::engine {
+
+namespace {
+
+int64_t MemAvailableBytes() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  int64_t kb;
+  std::string unit;
+  while (in >> key >> kb >> unit)
+    if (key == "MemAvailable:") return kb * 1024;
+  return 0;
+}
+
+double Now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+}  // namespace
+
+Status EngineConfig::Validate() const {
+  if (model.empty()) return InvalidArgument("model: no path given");
+  if (block_size < 1 || block_size > 1024) return InvalidArgument("block_size must be in [1, 1024]");
+  if (max_num_seqs < 1) return InvalidArgument("max_num_seqs must be at least 1");
+  if (max_num_batched_tokens < 1) return InvalidArgument("max_num_batched_tokens must be at least 1");
+  if (max_model_len < 0) return InvalidArgument("max_model_len must be non-negative");
+  if (kv_cache_memory < 0) return InvalidArgument("kv_cache_memory must be non-negative");
+  return Status::Ok();
+}
+
+// The input side shared by the engine and every handle.
+struct RequestHandle::Inbox {
+  struct Add {
+    std::unique_ptr<core::Request> request;
+    std::shared_ptr<RequestHandle::Channel> channel;
+    std::shared_ptr<const sample::SamplingParams> params;
+    bool detokenize = true;
+  };
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<Add> adds;
+  std::vector<uint64_t> aborts;
+  bool stop = false;
+  bool accepting = true;
+
+  void PushAbort(uint64_t id) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (stop) return;
+      aborts.push_back(id);
+    }
+    cv.notify_one();
+  }
+};
+
+RequestHandle::~RequestHandle() {
+  std::lock_guard<std::mutex> lock(ch_->mu);
+  if (!ch_->closed) inbox_->PushAbort(id_);
+}
+
+bool RequestHandle::Next(RequestOutput* out) { return NextFor(out, -1); }
+
+bool RequestHandle::NextFor(RequestOutput* out, double timeout_s) {
+  std::unique_lock<std::mutex> lock(ch_->mu);
+  auto ready = [&] { return !ch_->items.empty() || (ch_->closed && ch_->items.empty()); };
+  if (timeout_s < 0) ch_->cv.wait(lock, ready);
+  else if (!ch_->cv.wait_for(lock, std::chrono::duration<double>(timeout_s), ready)) return false;
+  if (ch_->items.empty()) return false;  // closed and drained
+  *out = std::move(ch_->items.front());
+  ch_->items.pop_front();
+  if (out->finished) ch_->read_final = true;
+  return true;
+}
+
+bool RequestHandle::done() const {
+  std::lock_guard<std::mutex> lock(ch_->mu);
+  return ch_->closed && ch_->items.empty();
+}
+
+void RequestHandle::Abort() {
+  bool closed;
+  {
+    std::lock_guard<std::mutex> lock(ch_->mu);
+    closed = ch_->closed;
+  }
+  if (!closed) inbox_->PushAbort(id_);
+}
+
+struct Engine::Impl {
+  EngineConfig config;
+  std::unique_ptr<loader::ModelFiles> files;
+  std::unique_ptr<model::Model> model;
+  std::unique_ptr<tokenizer::Tokenizer> tok;
+  std::unique_ptr<ThreadPool> pool;
+  std::unique_ptr<core::Scheduler> scheduler;
+  std::unique_ptr<runner::ModelRunner> runner;
+  std::vector<int32_t> eos_ids;
+  int max_model_len = 0;
+  int num_blocks = 0;
+  std::shared_ptr<RequestHandle::Inbox> inbox = std::make_shared<RequestHandle::Inbox>();
+  std::atomic<uint64_t> next_id{1};
+  std::thread thread;
+
+  struct Live {
+    std::shared_ptr<RequestHandle::Channel> channel;
+    std::unique_ptr<RequestStream> stream;
+    bool stopped_by_string = false;
+    double last_token_time = 0;
+  };
+  std::unordered_map<uint64_t, Live> live;  // engine thread only
+
+  mutable std::mutex stats_mu;
+  EngineStats stats;
+  EngineStats::Latencies latencies;
+  double last_log = 0;
+  int64_t last_log_tokens = 0;
+
+  void Push(Live& l, RequestOutput out) {
+    const bool fin = out.finished;
+    {
+      std::lock_guard<std::mutex> lock(l.channel->mu);
+      l.channel->items.push_back(std::move(out));
+      if (fin) l.channel->closed = true;
+    }
+    l.channel->cv.notify_all();
+  }
+
+  void FailAll(const Status& st) {
+    for (auto& [id, l] : live) {
+      RequestOutput o;
+      o.finished = true;
+      o.finish_reason = core::FinishReason::kAbort;
+      o.error = st;
+      Push(l, std::move(o));
+      (void)scheduler->AbortRequest(core::RequestId(id));
+    }
+    live.clear();
+  }
+
+  void DrainInbox(bool* stop) {
+    std::vector<RequestHandle::Inbox::Add> adds;
+    std::vector<uint64_t> aborts;
+    {
+      std::unique_lock<std::mutex> lock(inbox->mu);
+      if (inbox->adds.empty() && inbox->aborts.empty() && !inbox->stop && !scheduler->HasUnfinishedRequests())
+        inbox->cv.wait(lock, [&] { return !inbox->adds.empty() || !inbox->aborts.empty() || inbox->stop; });
+      adds.swap(inbox->adds);
+      aborts.swap(inbox->aborts);
+      *stop = inbox->stop;
+    }
+    for (auto& a : adds) {
+      const uint64_t id = a.request->request_id().value;
+      const int prompt_len = a.request->num_prompt_tokens();
+      Live l;
+      l.channel = a.channel;
+      l.stream = std::make_unique<RequestStream>(tok.get(), a.params, prompt_len, a.detokenize);
+      Status st = scheduler->AddRequest(std::move(a.request));
+      if (!st.ok()) {
+        RequestOutput o;
+        o.finished = true;
+        o.error = st;
+        Push(l, std::move(o));
+        continue;
+      }
+      live.emplace(id, std::move(l));
+    }
+    for (uint64_t id : aborts) (void)scheduler->AbortRequest(core::RequestId(id));
+  }
+
+  // Processes the step's outputs; stop-string hits are aborted in the core (freeing
+  // their blocks) and the stats refreshed before any client sees a final output.
+  void Deliver(const core::CoreOutputs& outs, double busy, double forward) {
+    const double now = Now();
+    std::vector<std::pair<uint64_t, RequestOutput>> ready;
+    for (const core::CoreRequestOutput& o : outs.outputs) {
+      auto it = live.find(o.request_id.value);
+      if (it == live.end()) continue;
+      Live& l = it->second;
+      if (l.stopped_by_string) {  // the abort that follows a stop string: already final
+        live.erase(it);
+        continue;
+      }
+      bool stop_hit = false;
+      RequestOutput r = l.stream->Process(o, &stop_hit);
+      {
+        std::lock_guard<std::mutex> lock(stats_mu);
+        if (!o.new_token_ids.empty() && l.last_token_time > 0) latencies.itl.push_back(now - l.last_token_time);
+        if (r.finished) {
+          const auto& ts = o.timestamps;
+          if (ts.first_token) {
+            latencies.ttft.push_back(*ts.first_token - ts.arrival);
+            r.time_to_first_token = *ts.first_token - ts.arrival;
+          }
+          latencies.e2e.push_back(now - ts.arrival);
+          if (ts.first_scheduled) latencies.queue.push_back(*ts.first_scheduled - ts.arrival);
+          latencies.prompt_tokens.push_back(r.num_prompt_tokens);
+          latencies.generation_tokens.push_back(r.num_output_tokens);
+          if (r.finish_reason == core::FinishReason::kStop) ++stats.requests_finished_stop;
+          else if (r.finish_reason == core::FinishReason::kLength) ++stats.requests_finished_length;
+          else ++stats.requests_finished_abort;
+        }
+      }
+      if (!o.new_token_ids.empty()) l.last_token_time = now;
+      if (stop_hit) {
+        l.stopped_by_string = true;
+        (void)scheduler->AbortRequest(o.request_id);
+      }
+      ready.emplace_back(o.request_id.value, std::move(r));
+    }
+    UpdateStats(busy, forward);
+    for (auto& [id, r] : ready) {
+      auto it = live.find(id);
+      const bool fin = r.finished;
+      Push(it->second, std::move(r));
+      if (fin && !it->second.stopped_by_string) live.erase(it);
+    }
+  }
+
+  void UpdateStats(double busy, double forward) {
+    core::SchedulerStats s = scheduler->stats();
+    std::lock_guard<std::mutex> lock(stats_mu);
+    stats.num_running = s.num_running;
+    stats.num_waiting = s.num_waiting;
+    stats.kv_cache_usage = s.kv_cache_usage;
+    stats.prefix_cache_queries = s.prefix_cache_queries;
+    stats.prefix_cache_hits = s.prefix_cache_hits;
+    stats.num_preemptions = s.num_preemptions;
+    stats.prompt_tokens_total = s.num_prompt_tokens;
+    stats.generation_tokens_total = s.num_generation_tokens;
+    stats.num_steps = s.num_steps;
+    stats.engine_seconds_busy += busy;
+    stats.forward_seconds += forward;
+    stats.num_gpu_blocks = num_blocks;
+    stats.kv_blocks_in_use = static_cast<int>(s.kv_cache_usage * (num_blocks - 1) + 0.5);
+  }
+
+  void MaybeLog() {
+    if (!config.log_stats) return;
+    const double now = Now();
+    if (now - last_log < 5.0) return;
+    EngineStats s;
+    {
+      std::lock_guard<std::mutex> lock(stats_mu);
+      s = stats;
+    }
+    const double tps = last_log > 0 ? (s.generation_tokens_total - last_log_tokens) / (now - last_log) : 0;
+    PAGODA_LOG(Info) << "engine: running " << s.num_running << ", waiting " << s.num_waiting << ", KV usage "
+                     << static_cast<int>(s.kv_cache_usage * 1000) / 10.0 << "%, prefix hit rate "
+                     << (s.prefix_cache_queries ? 100.0 * s.prefix_cache_hits / s.prefix_cache_queries : 0.0) << "%, generation "
+                     << static_cast<int>(tps) << " tok/s";
+    last_log = now;
+    last_log_tokens = s.generation_tokens_total;
+  }
+
+  void Loop(Engine* engine) {
+    bool stop = false;
+    while (true) {
+      DrainInbox(&stop);
+      if (stop) break;
+      const double t0 = Now();
+      core::SchedulerOutput so = scheduler->Schedule();
+      double forward = 0;
+      core::ModelRunnerOutput ro;
+      if (!so.empty()) {
+        auto r = runner->Execute(so);
+        if (!r.ok()) {
+          PAGODA_LOG(Error) << "engine step failed: " << r.status().ToString();
+          {
+            std::lock_guard<std::mutex> lock(stats_mu);
+            stats.requests_failed += static_cast<int64_t>(live.size());
+          }
+          FailAll(r.status().WithContext("engine step failed"));
+          // The runner's persistent batch no longer matches; start it afresh.
+          continue;
+        }
+        ro = std::move(*r);
+        forward = runner->last_forward_seconds();
+      }
+      core::CoreOutputs outs = scheduler->UpdateFromOutput(so, ro);
+      Deliver(outs, so.empty() ? 0 : Now() - t0, forward);
+      MaybeLog();
+    }
+    // Shutting down: whatever is left is aborted.
+    for (auto& [id, l] : live) {
+      RequestOutput o;
+      o.finished = true;
+      o.finish_reason = core::FinishReason::kAbort;
+      Push(l, std::move(o));
+    }
+    live.clear();
+    engine->alive_.store(false);
+  }
+};
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Engine::~Engine() { Shutdown(0); }
+
+Result<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& config) {
+  PAGODA_RETURN_IF_ERROR(config.Validate());
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  PAGODA_ASSIGN_OR_RETURN(impl->files, loader::ModelFiles::Open(config.model));
+  PAGODA_ASSIGN_OR_RETURN(impl->model, model::Model::Load(*impl->files));
+  const loader::ModelConfig& mc = impl->model->config();
+
+  // Tokenizer: an explicit directory, the model directory, or the GGUF vocabulary.
+  if (!config.tokenizer.empty()) {
+    PAGODA_ASSIGN_OR_RETURN(impl->tok, tokenizer::Tokenizer::FromDirectory(config.tokenizer));
+  } else if (impl->files->is_gguf()) {
+    auto t = tokenizer::Tokenizer::FromGguf(*impl->files->gguf());
+    if (t.ok()) impl->tok = std::move(*t);
+    else PAGODA_LOG(Warning) << "no tokenizer from the GGUF vocabulary: " << t.status().message();
+  } else if (loader::FileExists(config.model + "/tokenizer.json")) {
+    PAGODA_ASSIGN_OR_RETURN(impl->tok, tokenizer::Tokenizer::FromDirectory(config.model));
+  }
+
+  // Stop ids: generation_config.json's eos list, else config.json's, plus the tokenizer's eos.
+  std::vector<int64_t> eos = mc.eos_token_ids;
+  if (impl->files->generation_config() && !impl->files->generation_config()->eos_token_ids.empty())
+    eos = impl->files->generation_config()->eos_token_ids;
+  if (impl->tok && impl->tok->eos_id() && std::find(eos.begin(), eos.end(), *impl->tok->eos_id()) == eos.end())
+    eos.push_back(*impl->tok->eos_id());
+  for (int64_t e : eos)
+    if (e >= 0 && e < mc.vocab_size) impl->eos_ids.push_back(static_cast<int32_t>(e));
+
+  impl->max_model_len = config.max_model_len > 0 ? config.max_model_len
+                                                 : static_cast<int>(std::min<int64_t>(mc.max_position_embeddings, 8192));
+  if (mc.learned_positions && impl->max_model_len > mc.max_position_embeddings)
+    return InvalidArgument("max_model_len " + std::to_string(impl->max_model_len) + " exceeds the model's learned positions (" +
+                           std::to_string(mc.max_position_embeddings) + ")");
+
+  // KV cache sizing.
+  const size_t per_block = backend::KvCache::BytesPerBlock(mc.num_layers, config.block_size, mc.num_kv_heads, mc.head_dim);
+  int64_t budget = config.kv_cache_memory;
+  if (budget == 0) budget = std::min<int64_t>(MemAvailableBytes() * 4 / 10, int64_t{4} << 30);
+  const int64_t blocks = budget / static_cast<int64_t>(per_block);
+  const int64_t need = (impl->max_model_len + config.block_size - 1) / config.block_size + 1;
+  if (blocks < need)
+    return ResourceExhausted("KV cache of " + std::to_string(budget) + " bytes holds " + std::to_string(blocks) + " blocks of " +
+                             std::to_string(config.block_size) + " tokens (" + std::to_string(per_block) +
+                             " bytes each), but one max_model_len=" + std::to_string(impl->max_model_len) + " request needs " +
+                             std::to_string(need) + "; raise --kv-cache-memory or lower --max-model-len");
+  impl->num_blocks = static_cast<int>(std::min<int64_t>(blocks, 1 << 30));
+
+  core::SchedulerConfig sc;
+  sc.max_num_seqs = config.max_num_seqs;
+  sc.max_num_batched_tokens = std::max(config.max_num_batched_tokens, 1);
+  sc.max_model_len = impl->max_model_len;
+  core::KvCacheConfig kc;
+  kc.num_blocks = impl->num_blocks;
+  kc.block_size = config.block_size;
+  kc.enable_prefix_caching = config.enable_prefix_caching;
+  PAGODA_ASSIGN_OR_RETURN(impl->scheduler, core::Scheduler::Create(sc, kc));
+
+  impl->pool = std::make_unique<ThreadPool>(config.threads);
+  runner::RunnerConfig rc;
+  rc.block_size = config.block_size;
+  rc.num_blocks = impl->num_blocks;
+  rc.eos_token_ids = impl->eos_ids;
+  impl->runner = std::make_unique<runner::ModelRunner>(*impl->model, rc, *impl->pool);
+
+  auto engine = std::unique_ptr<Engine>(new Engine(std::move(impl)));
+  engine->alive_.store(true);
+  Engine* e = engine.get();
+  engine->impl_->thread = std::thread([e] { e->impl_->Loop(e); });
+  return engine;
+}
+
+Result<std::unique_ptr<RequestHandle>> Engine::AddRequest(std::vector<int32_t> prompt_ids, const sample::SamplingParams& params,
+                                                          const AddRequestOptions& options) {
+  Impl& im = *impl_;
+  const loader::ModelConfig& mc = im.model->config();
+  if (options.truncate_prompt_tokens > 0 && static_cast<int>(prompt_ids.size()) > options.truncate_prompt_tokens)
+    prompt_ids.erase(prompt_ids.begin(), prompt_ids.end() - options.truncate_prompt_tokens);
+  if (prompt_ids.empty()) return InvalidArgument("prompt is empty");
+  for (int32_t t : prompt_ids)
+    if (t < 0 || t >= mc.vocab_size)
+      return InvalidArgument("prompt token id " + std::to_string(t) + " is outside the vocabulary [0, " + std::to_string(mc.vocab_size) + ")");
+  if (static_cast<int>(prompt_ids.size()) >= im.max_model_len)
+    return InvalidArgument("prompt has " + std::to_string(prompt_ids.size()) + " tokens, but max_model_len is " +
+                           std::to_string(im.max_model_len) + " (prompt plus at least one output token must fit)");
+  PAGODA_RETURN_IF_ERROR(params.Validate(mc.vocab_size));
+  if (params.n > 1 || params.best_of.value_or(1) > 1 || params.use_beam_search)
+    return Unimplemented("n > 1, best_of and beam search are not supported yet");
+  if (params.prompt_logprobs) return Unimplemented("prompt_logprobs is not supported yet");
+  if (params.max_tokens && static_cast<int>(prompt_ids.size()) + *params.max_tokens > im.max_model_len) {
+    // vLLM caps at max_model_len rather than refusing; the core does the same.
+  }
+
+  const uint64_t id = im.next_id.fetch_add(1);
+  core::RequestParams rp;
+  rp.max_tokens = params.max_tokens;
+  rp.min_tokens = params.min_tokens;
+  rp.ignore_eos = params.ignore_eos;
+  rp.eos_token_ids = im.eos_ids;
+  rp.stop_token_ids = params.stop_token_ids;
+  rp.cache_salt = options.cache_salt;
+  auto sp = std::make_shared<const sample::SamplingParams>(params);
+  auto request = std::make_unique<core::Request>(core::RequestId(id), std::move(prompt_ids), rp, sp);
+  auto channel = std::make_shared<RequestHandle::Channel>();
+  {
+    std::lock_guard<std::mutex> lock(im.inbox->mu);
+    if (im.inbox->stop || !im.inbox->accepting) return FailedPrecondition("the engine is shutting down");
+    im.inbox->adds.push_back({std::move(request), channel, sp, options.detokenize});
+  }
+  im.inbox->cv.notify_one();
+  return std::unique_ptr<RequestHandle>(new RequestHandle(im.inbox, id, channel));
+}
+
+void Engine::Abort(uint64_t request_id) { impl_->inbox->PushAbort(request_id); }
+
+EngineStats Engine::Stats() const {
+  std::lock_guard<std::mutex> lock(impl_->stats_mu);
+  return impl_->stats;
+}
+
+EngineStats::Latencies Engine::DrainLatencies() {
+  std::lock_guard<std::mutex> lock(impl_->stats_mu);
+  EngineStats::Latencies out;
+  std::swap(out, impl_->latencies);
+  return out;
+}
+
+void Engine::Shutdown(double grace_s) {
+  Impl& im = *impl_;
+  {
+    std::lock_guard<std::mutex> lock(im.inbox->mu);
+    im.inbox->accepting = false;
+  }
+  const double deadline = Now() + grace_s;
+  while (grace_s > 0 && Now() < deadline) {
+    EngineStats s = Stats();
+    bool pending;
+    {
+      std::lock_guard<std::mutex> lock(im.inbox->mu);
+      pending = !im.inbox->adds.empty();
+    }
+    if (s.num_running == 0 && s.num_waiting == 0 && !pending) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  {
+    std::lock_guard<std::mutex> lock(im.inbox->mu);
+    im.inbox->stop = true;
+  }
+  im.inbox->cv.notify_all();
+  if (im.thread.joinable()) im.thread.join();
+  alive_.store(false);
+}
+
+const loader::ModelConfig& Engine::model_config() const { return impl_->model->config(); }
+const tokenizer::Tokenizer* Engine::tokenizer() const { return impl_->tok.get(); }
+int Engine::max_model_len() const { return impl_->max_model_len; }
+int Engine::num_kv_blocks() const { return impl_->num_blocks; }
+int Engine::block_size() const { return impl_->config.block_size; }
+
+std::string Engine::Describe() const {
+  const Impl& im = *impl_;
+  const auto& c = im.model->config();
+  const int64_t tokens = static_cast<int64_t>(im.num_blocks - 1) * im.config.block_size;
+  char buf[512];
+  std::snprintf(buf, sizeof(buf),
+                "%s (%s, %.1fM params, %s) | KV cache %d blocks x %d tokens = %lld tokens (%.1f MiB), max concurrency %.1f at "
+                "max_model_len %d | %d threads",
+                im.config.model.c_str(), loader::ArchitectureName(c.arch), im.model->num_parameters() / 1e6, im.files->format().c_str(),
+                im.num_blocks, im.config.block_size, static_cast<long long>(tokens), im.runner->kv_cache().bytes() / 1048576.0,
+                static_cast<double>(tokens) / im.max_model_len, im.max_model_len, im.pool->num_threads());
+  return buf;
+}
+
+}  // namespace pagoda::engine

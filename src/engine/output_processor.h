@@ -1,0 +1,44 @@
+#pragma once
+// OutputProcessor: turns the core's per-request token outputs into what a
+// client reads: incrementally detokenized text, stop strings matched across
+// token boundaries (text that may still become part of a stop string is held
+// back), finish reasons, usage. Engine thread only.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/core_outputs.h"
+#include "engine/engine.h"
+#include "sample/sampling_params.h"
+#include "tokenizer/incremental_detokenizer.h"
+#include "tokenizer/tokenizer.h"
+
+namespace pagoda::engine {
+
+class RequestStream {
+ public:
+  RequestStream(const tokenizer::Tokenizer* tok, std::shared_ptr<const sample::SamplingParams> params, int num_prompt_tokens,
+                bool detokenize);
+
+  // Processes one core output. Returns the increment for the client; sets
+  // *stop_hit when a stop string ended the request (the engine must abort it).
+  RequestOutput Process(const core::CoreRequestOutput& out, bool* stop_hit);
+  bool finished() const { return finished_; }
+
+ private:
+  std::string TakeEmittable(bool final);
+
+  const tokenizer::Tokenizer* tok_;
+  std::shared_ptr<const sample::SamplingParams> params_;
+  std::unique_ptr<tokenizer::IncrementalDetokenizer> detok_;
+  int num_prompt_tokens_;
+  int num_output_tokens_ = 0;
+  std::string text_;      // all final text produced so far (after stop handling)
+  size_t emitted_ = 0;    // bytes of text_ already sent
+  size_t max_stop_len_ = 0;
+  bool finished_ = false;
+};
+
+}  // namespace pagoda::engine

@@ -1,0 +1,225 @@
+// End-to-end tests of the engine on real checkpoints: continuous batching,
+// chunked prefill, preemption and prefix caching must not change greedy outputs,
+// which must equal HF transformers' (tests/golden/logits/*.json).
+
+#include "engine/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "loader/mapped_file.h"
+#include "tokenizer/tokenizer.h"
+
+namespace pagoda::engine {
+namespace {
+
+const std::string kStories = std::string(PAGODA_SHARED_DIR) + "/models/stories260k";
+
+struct GoldenPrompt {
+  std::vector<int32_t> prompt, greedy;
+};
+
+std::vector<GoldenPrompt> LoadGreedy(const std::string& name) {
+  auto text = loader::ReadTextFile(std::string(PAGODA_SOURCE_DIR) + "/tests/golden/logits/" + name + ".json");
+  EXPECT_TRUE(text.ok());
+  std::vector<GoldenPrompt> out;
+  const nlohmann::json j = nlohmann::json::parse(*text);
+  for (const auto& c : j["cases"])
+    out.push_back({c["prompt_ids"].get<std::vector<int32_t>>(), c["greedy_ids"].get<std::vector<int32_t>>()});
+  return out;
+}
+
+std::vector<int32_t> Collect(RequestHandle& h, RequestOutput* last = nullptr, std::string* text = nullptr) {
+  std::vector<int32_t> toks;
+  RequestOutput o;
+  while (h.Next(&o)) {
+    EXPECT_TRUE(o.error.ok()) << o.error.ToString();
+    toks.insert(toks.end(), o.token_ids.begin(), o.token_ids.end());
+    if (text) *text += o.text;
+    if (last) *last = o;
+  }
+  return toks;
+}
+
+sample::SamplingParams Greedy(int max_tokens) {
+  sample::SamplingParams p;
+  p.temperature = 0;
+  p.max_tokens = max_tokens;
+  p.ignore_eos = true;
+  return p;
+}
+
+struct Variant {
+  const char* name;
+  int block_size;
+  int max_num_batched_tokens;
+  int64_t kv_cache_memory;  // 0 = default
+};
+
+class GoldenEngine : public ::testing::TestWithParam<Variant> {};
+
+TEST_P(GoldenEngine, GreedyOutputsEqualHfUnderContinuousBatching) {
+  const Variant v = GetParam();
+  auto golden = LoadGreedy("stories260k");
+  const size_t n = golden.size();
+  for (size_t i = 0; i < n; ++i) golden.push_back(golden[i]);  // twice: more pressure on the KV cache
+  EngineConfig cfg;
+  cfg.model = kStories;
+  cfg.threads = 2;
+  cfg.block_size = v.block_size;
+  cfg.max_num_batched_tokens = v.max_num_batched_tokens;
+  cfg.max_model_len = 256;
+  cfg.kv_cache_memory = v.kv_cache_memory;
+  auto engine = Engine::Create(cfg);
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  std::vector<std::unique_ptr<RequestHandle>> handles;
+  for (const auto& g : golden) {
+    auto h = (*engine)->AddRequest(g.prompt, Greedy(static_cast<int>(g.greedy.size())));
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    handles.push_back(std::move(*h));
+  }
+  for (size_t i = 0; i < golden.size(); ++i) {
+    RequestOutput last;
+    EXPECT_EQ(Collect(*handles[i], &last), golden[i].greedy) << v.name << " case " << i;
+    EXPECT_EQ(last.finish_reason, core::FinishReason::kLength);
+  }
+  EngineStats s = (*engine)->Stats();
+  EXPECT_EQ(s.num_running, 0);
+  EXPECT_EQ(s.kv_blocks_in_use, 0);
+  std::printf("[ %s ] %lld steps, %lld preemptions, %d blocks\n", v.name, (long long)s.num_steps, (long long)s.num_preemptions, s.num_gpu_blocks);
+  if (v.kv_cache_memory > 0) {
+    EXPECT_GT(s.num_preemptions, 0) << "the small cache should force preemption";
+  }
+  EXPECT_EQ(golden.size(), 16u);
+}
+
+// stories260k: 5 layers x 4 kv heads x head_dim 8 x 2 x 4 bytes = 1280 bytes per token slot.
+INSTANTIATE_TEST_SUITE_P(Golden, GoldenEngine,
+                         ::testing::Values(Variant{"bs16_budget2048", 16, 2048, 0}, Variant{"bs32_budget2048", 32, 2048, 0},
+                                           Variant{"bs16_chunked64", 16, 64, 0}, Variant{"bs1_budget2048", 1, 2048, 0},
+                                           Variant{"bs16_preempting", 16, 2048, 1280 * 16 * 18}),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(EngineTest, SharedPrefixComputedOnceAndEverythingFreed) {
+  EngineConfig cfg;
+  cfg.model = kStories;
+  cfg.threads = 2;
+  cfg.max_model_len = 512;
+  auto engine = Engine::Create(cfg);
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  std::vector<int32_t> prefix(496);
+  for (size_t i = 0; i < prefix.size(); ++i) prefix[i] = static_cast<int32_t>(3 + (i * 7) % 500);
+  // One request first, so the prefix is cached; then 32 more with different tails.
+  auto first = (*engine)->AddRequest(prefix, Greedy(4));
+  ASSERT_TRUE(first.ok());
+  Collect(**first);
+  const int64_t hits_before = (*engine)->Stats().prefix_cache_hits;
+  std::vector<std::unique_ptr<RequestHandle>> hs;
+  for (int i = 0; i < 32; ++i) {
+    auto p = prefix;
+    p.push_back(10 + i);
+    auto h = (*engine)->AddRequest(p, Greedy(4));
+    ASSERT_TRUE(h.ok());
+    hs.push_back(std::move(*h));
+  }
+  for (auto& h : hs) {
+    RequestOutput last;
+    Collect(*h, &last);
+    EXPECT_EQ(last.num_cached_tokens, 496) << "the whole 31-block prefix should come from the cache";
+  }
+  EngineStats s = (*engine)->Stats();
+  EXPECT_EQ(s.prefix_cache_hits - hits_before, 32 * 496);
+  EXPECT_EQ(s.num_running, 0);
+  EXPECT_EQ(s.kv_blocks_in_use, 0);
+}
+
+TEST(EngineTest, DroppedHandleAbortsAndFreesBlocks) {
+  EngineConfig cfg;
+  cfg.model = kStories;
+  cfg.threads = 1;
+  cfg.max_model_len = 512;
+  auto engine = Engine::Create(cfg);
+  ASSERT_TRUE(engine.ok());
+  for (int i = 0; i < 8; ++i) {
+    auto h = (*engine)->AddRequest({1, 2, 3, 4}, Greedy(400));
+    ASSERT_TRUE(h.ok());
+    RequestOutput o;
+    ASSERT_TRUE((*h)->Next(&o));
+  }  // each handle dropped mid-stream
+  for (int i = 0; i < 200 && ((*engine)->Stats().num_running > 0 || (*engine)->Stats().kv_blocks_in_use > 0); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EngineStats s = (*engine)->Stats();
+  EXPECT_EQ(s.num_running, 0);
+  EXPECT_EQ(s.kv_blocks_in_use, 0);
+  EXPECT_EQ(s.requests_finished_abort, 8);
+}
+
+TEST(EngineTest, RejectsBadRequestsWithoutHurtingOthers) {
+  EngineConfig cfg;
+  cfg.model = kStories;
+  cfg.max_model_len = 64;
+  auto engine = Engine::Create(cfg);
+  ASSERT_TRUE(engine.ok());
+  auto ok = (*engine)->AddRequest({1, 2, 3}, Greedy(8));
+  ASSERT_TRUE(ok.ok());
+  auto too_long = (*engine)->AddRequest(std::vector<int32_t>(64, 5), Greedy(8));
+  ASSERT_FALSE(too_long.ok());
+  EXPECT_NE(too_long.status().message().find("64 tokens, but max_model_len is 64"), std::string::npos) << too_long.status().message();
+  auto bad_id = (*engine)->AddRequest({1, 9999}, Greedy(8));
+  ASSERT_FALSE(bad_id.ok());
+  EXPECT_NE(bad_id.status().message().find("9999"), std::string::npos);
+  auto empty = (*engine)->AddRequest({}, Greedy(8));
+  EXPECT_FALSE(empty.ok());
+  EXPECT_EQ(Collect(**ok).size(), 8u);
+}
+
+TEST(EngineTest, RefusesCacheThatCannotHoldOneRequest) {
+  EngineConfig cfg;
+  cfg.model = kStories;
+  cfg.max_model_len = 512;
+  cfg.kv_cache_memory = 1280 * 16 * 8;
+  auto engine = Engine::Create(cfg);
+  ASSERT_FALSE(engine.ok());
+  EXPECT_NE(engine.status().message().find("max_model_len=512"), std::string::npos) << engine.status().message();
+}
+
+TEST(EngineTest, StopStringsAndStreamedTextJoinToDecode) {
+  EngineConfig cfg;
+  cfg.model = kStories;
+  cfg.max_model_len = 256;
+  auto engine = Engine::Create(cfg);
+  ASSERT_TRUE(engine.ok());
+  ASSERT_NE((*engine)->tokenizer(), nullptr);
+  const auto* tok = (*engine)->tokenizer();
+  std::vector<int32_t> prompt = tok->Encode("Once upon a time");
+  // Without stop strings: the streamed text joins to decode(all ids).
+  auto h = (*engine)->AddRequest(prompt, Greedy(40));
+  ASSERT_TRUE(h.ok());
+  std::string text;
+  auto ids = Collect(**h, nullptr, &text);
+  EXPECT_EQ(text, tok->Decode(ids, true));
+  // Pick a stop string from the middle of that text, spanning a token boundary if possible.
+  ASSERT_GT(text.size(), 30u);
+  const std::string stop = text.substr(20, 6);
+  auto params = Greedy(40);
+  params.stop = {stop};
+  auto h2 = (*engine)->AddRequest(prompt, params);
+  ASSERT_TRUE(h2.ok());
+  RequestOutput last;
+  std::string text2;
+  Collect(**h2, &last, &text2);
+  EXPECT_EQ(text2, text.substr(0, text.find(stop)));
+  EXPECT_EQ(last.finish_reason, core::FinishReason::kStop);
+  ASSERT_TRUE(last.stop_string.has_value());
+  EXPECT_EQ(*last.stop_string, stop);
+  params.include_stop_str_in_output = true;
+  auto h3 = (*engine)->AddRequest(prompt, params);
+  std::string text3;
+  Collect(**h3, nullptr, &text3);
+  EXPECT_EQ(text3, text.substr(0, text.find(stop) + stop.size()));
+  EXPECT_EQ((*engine)->Stats().kv_blocks_in_use, 0);
+}
+
+}  // namespace
+}  // namespace pagoda::engine
