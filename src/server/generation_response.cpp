@@ -1,0 +1,187 @@
+#include "server/generation_response.h"
+
+#include <algorithm>
+#include <ctime>
+
+#include "tokenizer/tokenizer.h"
+
+namespace pagoda::server {
+
+GenerationResponse::GenerationResponse(GenerationOptions options, const tokenizer::Tokenizer* tokenizer,
+                                       std::vector<ChoiceState> choices)
+    : options_(std::move(options)),
+      tokenizer_(tokenizer),
+      choices_(std::move(choices)),
+      id_(MakeId(options_.endpoint == Endpoint::kCompletions ? "cmpl-" : "chatcmpl-")),
+      created_(static_cast<int64_t>(std::time(nullptr))) {}
+
+int GenerationResponse::num_tokens() const {
+  int n = 0;
+  for (const auto& c : choices_) n += c.num_output_tokens;
+  return n;
+}
+
+Usage GenerationResponse::TotalUsage() const {
+  Usage u;
+  for (const auto& c : choices_) {
+    if (c.first_of_prompt) {
+      u.prompt_tokens += c.num_prompt_tokens;
+      u.cached_tokens += c.num_cached_tokens;
+    }
+    u.completion_tokens += c.num_output_tokens;
+  }
+  return u;
+}
+
+std::vector<TokenLogprob> GenerationResponse::ConvertLogprobs(const std::vector<core::SampleLogprobs>& lps) const {
+  std::vector<TokenLogprob> out;
+  out.reserve(lps.size());
+  auto text_of = [&](int32_t id) {
+    const int32_t one[1] = {id};
+    return tokenizer_ ? tokenizer_->Decode(one, false) : std::to_string(id);
+  };
+  for (const auto& lp : lps) {
+    TokenLogprob t;
+    if (!lp.token_ids.empty()) {
+      t.token = text_of(lp.token_ids[0]);
+      t.logprob = lp.logprobs.empty() ? 0.f : lp.logprobs[0];
+    }
+    for (size_t i = 1; i < lp.token_ids.size() && i < lp.logprobs.size(); ++i)
+      t.top.emplace_back(text_of(lp.token_ids[i]), lp.logprobs[i]);
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+std::string GenerationResponse::ChunkFor(const ChoiceState& c, const std::string& text,
+                                         const std::vector<TokenLogprob>& lps, size_t offset, bool finished) const {
+  const std::optional<core::FinishReason> fr = finished ? c.finish_reason : std::nullopt;
+  Json chunk;
+  if (options_.endpoint == Endpoint::kCompletions) {
+    ChoiceResult r{c.index, text, options_.logprobs ? CompletionLogprobsJson(lps, offset) : Json(nullptr), fr,
+                   finished ? c.stop_reason : StopReason{}};
+    chunk = CompletionChunkJson(id_, created_, options_.model_name, r);
+  } else {
+    // The final chunk carries its text (possibly empty) and the finish reason.
+    chunk = ChatChunkJson(id_, created_, options_.model_name, c.index, std::nullopt,
+                          text.empty() && finished ? std::optional<std::string>() : std::optional<std::string>(text),
+                          options_.logprobs ? ChatLogprobsJson(lps) : Json(nullptr), fr, c.stop_reason);
+  }
+  if (options_.stream_options.continuous_usage_stats)
+    chunk["usage"] = UsageJson(Usage{c.num_prompt_tokens, c.num_output_tokens, c.num_cached_tokens});
+  return SseEvent(chunk);
+}
+
+void GenerationResponse::Absorb(ChoiceState& c, engine::RequestOutput& out, std::string* sse) {
+  if (!out.error.ok()) {
+    if (!error_) {
+      error_ = ApiErrorFromStatus(out.error);
+      if (error_->status < 500) error_->status = 500, error_->type = ApiErrorType(500);
+    }
+    c.done = true;
+    return;
+  }
+  c.num_prompt_tokens = out.num_prompt_tokens;
+  c.num_output_tokens = out.num_output_tokens;
+  c.num_cached_tokens = out.num_cached_tokens;
+  std::vector<TokenLogprob> lps;
+  if (options_.logprobs) lps = ConvertLogprobs(out.logprobs);
+  const size_t offset = c.text_offset;
+  for (const auto& lp : lps) c.text_offset += lp.token.size();
+  if (out.finished) {
+    c.done = true;
+    c.finish_reason = out.finish_reason.value_or(core::FinishReason::kStop);
+    if (out.stop_string) {
+      c.stop_reason = *out.stop_string;
+    } else if (out.stop_token_id &&
+               std::find(options_.stop_token_ids.begin(), options_.stop_token_ids.end(), *out.stop_token_id) !=
+                   options_.stop_token_ids.end()) {
+      c.stop_reason = *out.stop_token_id;
+    }
+  }
+  if (options_.stream) {
+    if (!out.text.empty() || out.finished || !lps.empty()) sse->append(ChunkFor(c, out.text, lps, offset, out.finished));
+  } else {
+    c.text += out.text;
+    for (auto& lp : lps) c.logprobs.push_back(std::move(lp));
+  }
+}
+
+bool GenerationResponse::Poll(ResponseWriter& w) {
+  std::string sse;
+  if (options_.stream && !stream_started_) {
+    stream_started_ = true;
+    w.StartChunked(200, {{"Content-Type", "text/event-stream; charset=utf-8"}, {"Cache-Control", "no-cache"}});
+    for (auto& c : choices_) {
+      c.started = true;
+      if (options_.endpoint == Endpoint::kChatCompletions) {
+        Json chunk = ChatChunkJson(id_, created_, options_.model_name, c.index, std::string("assistant"),
+                                   std::string(), Json(nullptr), std::nullopt, {});
+        sse += SseEvent(chunk);
+      } else if (!c.echo_text.empty()) {
+        sse += ChunkFor(c, c.echo_text, {}, 0, false);
+      }
+    }
+  }
+  engine::RequestOutput out;
+  for (auto& c : choices_) {
+    while (!c.done && !error_) {
+      out = engine::RequestOutput{};
+      if (!c.handle->NextFor(&out, 0)) break;
+      Absorb(c, out, &sse);
+    }
+    if (error_) break;
+  }
+  if (error_) {
+    // One failed choice fails the response; the others are dropped (aborted).
+    for (auto& c : choices_) c.handle.reset();
+    if (options_.stream) {
+      sse += "data: " + error_->ToJson() + "\n\n";
+      sse += kSseDone;
+      w.WriteChunk(sse);
+      w.EndChunked();
+    } else {
+      w.Respond(HttpResponse::Json(error_->status, error_->ToJson()));
+    }
+    return true;
+  }
+  const bool all_done = std::all_of(choices_.begin(), choices_.end(), [](const ChoiceState& c) { return c.done; });
+  if (options_.stream) {
+    if (all_done) {
+      if (options_.stream_options.include_usage)
+        sse += SseEvent(UsageChunkJson(id_,
+                                       options_.endpoint == Endpoint::kCompletions ? "text_completion"
+                                                                                   : "chat.completion.chunk",
+                                       created_, options_.model_name, TotalUsage()));
+      sse += kSseDone;
+    }
+    if (!sse.empty()) w.WriteChunk(sse);
+    if (all_done) w.EndChunked();
+    return all_done;
+  }
+  if (!all_done) return false;
+  std::vector<ChoiceResult> results;
+  results.reserve(choices_.size());
+  for (auto& c : choices_) {
+    ChoiceResult r;
+    r.index = c.index;
+    r.finish_reason = c.finish_reason;
+    r.stop_reason = c.stop_reason;
+    if (options_.endpoint == Endpoint::kCompletions) {
+      r.text = c.echo_text + c.text;
+      if (options_.logprobs) r.logprobs = CompletionLogprobsJson(c.logprobs, c.echo_text.size());
+    } else {
+      r.text = c.text;
+      if (options_.logprobs) r.logprobs = ChatLogprobsJson(c.logprobs);
+    }
+    results.push_back(std::move(r));
+  }
+  std::sort(results.begin(), results.end(), [](const ChoiceResult& a, const ChoiceResult& b) { return a.index < b.index; });
+  const Json body = options_.endpoint == Endpoint::kCompletions
+                        ? CompletionResponseJson(id_, created_, options_.model_name, results, TotalUsage())
+                        : ChatCompletionResponseJson(id_, created_, options_.model_name, results, TotalUsage());
+  w.Respond(HttpResponse::Json(200, DumpJson(body)));
+  return true;
+}
+
+}  // namespace pagoda::server
