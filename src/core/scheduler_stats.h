@@ -10,7 +10,8 @@ struct SchedulerStats {
   int num_running = 0;
   int num_waiting = 0;
   double kv_cache_usage = 0.0;  // fraction of usable KV blocks in use, [0, 1]
-  int64_t prefix_cache_queries = 0;  // tokens looked up when requests were admitted
+  // Tokens looked up when requests were admitted (re-admissions after preemption included).
+  int64_t prefix_cache_queries = 0;
   int64_t prefix_cache_hits = 0;     // of those, tokens found in the cache
   int64_t num_preemptions = 0;
   int64_t num_prompt_tokens = 0;      // prompt lengths of requests that produced a first token

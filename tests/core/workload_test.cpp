@@ -53,20 +53,25 @@ WasteFigures MeasureWaste(int min_prompt, int max_prompt, int min_out, int max_o
     SchedulerOutput out = sched.Schedule();
     if (step >= 300) {  // past the ramp-up
       const KvCacheManager& kv = sched.kv_cache_manager();
-      std::map<int, int> filled;  // block id -> slots holding a token
+      std::vector<int> filled(num_blocks, -1);  // block id -> slots holding a token (-1: unused)
       for (const Request* r : sched.running()) {
         std::vector<BlockId> ids = kv.GetBlockIds(r->request_id());
         for (size_t i = 0; i < ids.size(); ++i) {
           const int n = std::min<int>(kBs, r->num_computed_tokens() - static_cast<int>(i) * kBs);
-          filled[ids[i].value] = std::max(filled[ids[i].value], n);
+          filled[ids[i].value] = std::max(filled[ids[i].value], n);  // shared blocks count once
         }
         seq_tokens += r->num_computed_tokens();
         ++seqs;
       }
-      EXPECT_EQ(static_cast<int>(filled.size()), kv.block_pool().num_used_blocks());
-      const int64_t slots = static_cast<int64_t>(kv.block_pool().num_used_blocks()) * kBs;
       int64_t held = 0;
-      for (const auto& [id, n] : filled) held += n;
+      int used = 0;
+      for (int n : filled) {
+        if (n < 0) continue;
+        held += n;
+        ++used;
+      }
+      EXPECT_EQ(used, kv.block_pool().num_used_blocks());
+      const int64_t slots = static_cast<int64_t>(kv.block_pool().num_used_blocks()) * kBs;
       allocated += slots;
       wasted += slots - held;
       ++f.steps_measured;
