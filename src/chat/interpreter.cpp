@@ -138,7 +138,10 @@ Interpreter::Flow Interpreter::Exec(const Stmt& s, Scope& scope, std::string& ou
       EvalArgs(call, 1, scope, args);
       const Stmt* block = &s;
       Scope* call_scope = &scope;
-      Value caller = Value::Function("caller", [this, block, call_scope](Interpreter&, CallArgs& cargs) {
+      // The caller reads the call site's scope, which lives only as long as this statement.
+      auto alive = std::make_shared<bool>(true);
+      Value caller = Value::Function("caller", [this, block, call_scope, alive](Interpreter&, CallArgs& cargs) {
+        if (!*alive) Fail(ErrorKind::kUnsupported, "caller() used after its {% call %} block ended");
         Scope inner;
         inner.parent = call_scope;
         for (size_t i = 0; i < block->params.size(); ++i) {
@@ -152,6 +155,7 @@ Interpreter::Flow Interpreter::Exec(const Stmt& s, Scope& scope, std::string& ou
       });
       args.kwargs.emplace_back("caller", caller);
       Value r = Call(fn, args);
+      *alive = false;
       out += r.Str();
       return Flow::kNormal;
     }
