@@ -34,6 +34,7 @@ void TimeTemplate(const std::string& id, const std::string& conversation, bool a
   opts.add_generation_prompt = add_generation_prompt;
   opts.special_tokens = golden["special_tokens"];
   if (conv->contains("tools")) opts.tools = all["tools"][(*conv)["tools"].get<std::string>()];
+  if (conv->contains("kwargs")) opts.extra = (*conv)["kwargs"];
   opts.clock = testing::FixedNow;
 
   using Clock = std::chrono::steady_clock;
@@ -63,7 +64,7 @@ TEST(SlowChatBench, RenderTime) {
   TimeTemplate("llama-3-instruct.tokenizer_config", "multi_turn_system", true);
   TimeTemplate("llama-3.1-instruct.chat_template", "tool_calls", true);
   TimeTemplate("qwen3.tokenizer_config", "tool_calls", true);
-  TimeTemplate("llama.cpp.CohereForAI-c4ai-command-r-plus-tool_use", "tool_calls", true);
+  TimeTemplate("llama.cpp.CohereForAI-c4ai-command-r-plus-tool_use", "tools_described", true);
 }
 
 }  // namespace
