@@ -7,5 +7,6 @@ namespace pagoda::cli {
 
 void AddGenerateCommand(CLI::App& app);
 void AddInspectCommand(CLI::App& app);
+void AddTokenizeCommand(CLI::App& app);
 
 }  // namespace pagoda::cli

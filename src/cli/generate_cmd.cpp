@@ -1,3 +1,8 @@
+// pagoda generate: offline generation through the engine (continuous batching).
+// One prompt from the command line (--prompt, --prompt-ids, --chat), or a JSONL
+// file of prompts (--input) with optional per-line sampling parameters.
+
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -6,23 +11,36 @@
 #include <string>
 #include <vector>
 
-#include "backend/cpu/matmul.h"
+#include <nlohmann/json.hpp>
+
+#include "chat/chat_template.h"
 #include "cli/commands.h"
+#include "cli/request_json.h"
 #include "common/cpu_features.h"
-#include "common/thread_pool.h"
-#include "loader/weights.h"
-#include "model/model.h"
+#include "engine/engine.h"
+#include "tokenizer/tokenizer.h"
 
 namespace pagoda::cli {
 
 namespace {
 
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
 struct GenerateOptions {
-  std::string model;
+  EngineFlags engine;
+  std::string prompt;
   std::string prompt_ids;
+  std::string chat;
+  std::string input;
+  std::string output;
   int max_tokens = 32;
-  int threads = 0;
-  int block_size = 16;
+  double temperature = 0.0;
+  double top_p = 1.0;
+  int top_k = 0;
+  int64_t seed = -1;
+  bool ignore_eos = false;
+  bool quiet = false;
 };
 
 long PeakRssKb() {
@@ -39,89 +57,190 @@ Result<std::vector<int32_t>> ParseIds(const std::string& s) {
   std::string tok;
   while (std::getline(ss, tok, ',')) {
     if (tok.empty()) continue;
-    try {
-      size_t used = 0;
-      long v = std::stol(tok, &used);
-      if (used != tok.size() || v < 0 || v > INT32_MAX) throw std::invalid_argument(tok);
-      ids.push_back(static_cast<int32_t>(v));
-    } catch (const std::exception&) {
-      return InvalidArgument("--prompt-ids: '" + tok + "' is not a token id");
-    }
+    char* end = nullptr;
+    long v = std::strtol(tok.c_str(), &end, 10);
+    if (end == tok.c_str() || *end != '\0' || v < 0 || v > INT32_MAX) return InvalidArgument("--prompt-ids: '" + tok + "' is not a token id");
+    ids.push_back(static_cast<int32_t>(v));
   }
   if (ids.empty()) return InvalidArgument("--prompt-ids: no token ids given");
   return ids;
 }
 
+struct Job {
+  std::vector<int32_t> prompt;
+  sample::SamplingParams params;
+  json meta;  // echoed into the output line
+};
+
+int Fail(const Status& s) {
+  std::fprintf(stderr, "error: %s\n", s.message().c_str());
+  return 1;
+}
+
 int RunGenerate(const GenerateOptions& o) {
-  using Clock = std::chrono::steady_clock;
-  auto fail = [](const Status& s) {
-    std::fprintf(stderr, "error: %s\n", s.message().c_str());
-    return 1;
-  };
-  auto ids = ParseIds(o.prompt_ids);
-  if (!ids.ok()) return fail(ids.status());
-  const auto t_load = Clock::now();
-  auto files = loader::ModelFiles::Open(o.model);
-  if (!files.ok()) return fail(files.status());
-  auto model = model::Model::Load(**files);
-  if (!model.ok()) return fail(model.status());
-  const double load_s = std::chrono::duration<double>(Clock::now() - t_load).count();
-  const loader::ModelConfig& c = (*model)->config();
+  const auto t_start = Clock::now();
+  auto engine = CreateEngine(o.engine);
+  if (!engine.ok()) return Fail(engine.status());
+  engine::Engine& eng = **engine;
+  const double load_s = std::chrono::duration<double>(Clock::now() - t_start).count();
+  if (!o.quiet) std::fprintf(stderr, "%s\nloaded in %.3f s; kernels [%s]\n", eng.Describe().c_str(), load_s, GetCpuFeatures().ToString().c_str());
 
-  ThreadPool pool(o.threads);
-  const int64_t total = static_cast<int64_t>(ids->size()) + o.max_tokens;
-  const int64_t nblocks = (total + o.block_size - 1) / o.block_size + 1;
-  backend::KvCache kv(c.num_layers, nblocks, o.block_size, c.num_kv_heads, c.head_dim);
-  std::vector<int32_t> table;
-  for (int64_t i = 1; i < nblocks; ++i) table.push_back(static_cast<int32_t>(i));  // block 0 stays the null block
+  sample::SamplingParams base;
+  base.max_tokens = o.max_tokens;
+  base.temperature = o.temperature;
+  base.top_p = o.top_p;
+  base.top_k = o.top_k;
+  base.ignore_eos = o.ignore_eos;
+  if (o.seed >= 0) base.seed = static_cast<uint64_t>(o.seed);
 
-  std::vector<int32_t> tokens = *ids;
-  std::vector<float> logits(c.vocab_size);
-  std::vector<int32_t> out;
-  double prefill_s = 0, decode_s = 0;
-  int32_t computed = 0;
-  for (int step = 0; step < o.max_tokens; ++step) {
-    model::ForwardBatch b;
-    const int32_t n_new = static_cast<int32_t>(tokens.size()) - computed;
-    b.AddSequence(tokens, computed, n_new, table, o.block_size, false);
-    const auto t0 = Clock::now();
-    Status st = (*model)->Forward(pool, b, kv, logits.data());
-    const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (!st.ok()) return fail(st);
-    (step == 0 ? prefill_s : decode_s) += dt;
-    computed += n_new;
-    int32_t best = 0;
-    for (int64_t i = 1; i < c.vocab_size; ++i)
-      if (logits[i] > logits[best]) best = static_cast<int32_t>(i);
-    out.push_back(best);
-    tokens.push_back(best);
+  std::vector<Job> jobs;
+  if (!o.input.empty()) {
+    std::ifstream in(o.input);
+    if (!in) return Fail(NotFound(o.input + ": cannot open"));
+    std::string line;
+    int lineno = 0;
+    while (std::getline(in, line)) {
+      ++lineno;
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      auto job = ParsePromptLine(eng, line, base);
+      if (!job.ok()) return Fail(job.status().WithContext(o.input + ":" + std::to_string(lineno)));
+      jobs.push_back({std::move(job->prompt), std::move(job->params), std::move(job->meta)});
+    }
+  } else {
+    Job j;
+    j.params = base;
+    if (!o.prompt_ids.empty()) {
+      auto ids = ParseIds(o.prompt_ids);
+      if (!ids.ok()) return Fail(ids.status());
+      j.prompt = *ids;
+    } else if (!o.chat.empty()) {
+      json messages;
+      try {
+        messages = json::parse(o.chat);
+      } catch (const json::exception&) {
+        messages = json::array({{{"role", "user"}, {"content", o.chat}}});  // plain text = one user turn
+      }
+      auto ids = RenderChat(eng, messages, true);
+      if (!ids.ok()) return Fail(ids.status());
+      j.prompt = *ids;
+    } else if (!o.prompt.empty()) {
+      if (!eng.tokenizer()) return Fail(FailedPrecondition("the model has no tokenizer; pass --prompt-ids"));
+      j.prompt = eng.tokenizer()->Encode(o.prompt, true);
+    } else {
+      return Fail(InvalidArgument("give one of --prompt, --prompt-ids, --chat or --input"));
+    }
+    jobs.push_back(std::move(j));
   }
-  std::printf("output_ids:");
-  for (size_t i = 0; i < out.size(); ++i) std::printf("%s%d", i ? "," : " ", out[i]);
-  std::printf("\n");
-  const int decode_steps = o.max_tokens - 1;
-  std::fprintf(stderr,
-               "model %s (%s, %s), %d threads, kernels %s [%s]\n"
-               "load %.3f s | prefill %zu tokens %.1f ms (%.1f tok/s) | decode %d tokens %.1f ms (%.1f tok/s) | peak RSS %.1f MiB\n",
-               o.model.c_str(), loader::ArchitectureName(c.arch), (*files)->format().c_str(), pool.num_threads(),
-               backend::MatMulKernelName(), GetCpuFeatures().ToString().c_str(), load_s, ids->size(), prefill_s * 1e3,
-               ids->size() / prefill_s, decode_steps, decode_s * 1e3, decode_steps > 0 ? decode_steps / decode_s : 0.0,
-               PeakRssKb() / 1024.0);
+
+  // Submit everything at once: the engine batches continuously.
+  const auto t0 = Clock::now();
+  std::vector<std::unique_ptr<engine::RequestHandle>> handles;
+  int64_t in_tokens = 0;
+  for (Job& j : jobs) {
+    in_tokens += static_cast<int64_t>(j.prompt.size());
+    auto h = eng.AddRequest(j.prompt, j.params);
+    if (!h.ok()) return Fail(h.status());
+    handles.push_back(std::move(*h));
+  }
+  std::unique_ptr<std::ofstream> out;
+  if (!o.output.empty()) {
+    out = std::make_unique<std::ofstream>(o.output);
+    if (!*out) return Fail(InvalidArgument(o.output + ": cannot write"));
+  }
+  const bool single = o.input.empty();
+  int64_t out_tokens = 0;
+  size_t done = 0;
+  double last_progress = 0;
+  double ttft_first = -1;
+  std::vector<json> results(jobs.size());
+  // Drain in order; later requests keep running meanwhile.
+  for (size_t i = 0; i < handles.size(); ++i) {
+    engine::RequestOutput r;
+    std::vector<int32_t> ids;
+    std::string text;
+    engine::RequestOutput last;
+    while (handles[i]->Next(&r)) {
+      if (!r.error.ok()) return Fail(r.error);
+      if (ttft_first < 0 && !r.token_ids.empty()) ttft_first = std::chrono::duration<double>(Clock::now() - t0).count();
+      ids.insert(ids.end(), r.token_ids.begin(), r.token_ids.end());
+      text += r.text;
+      if (single && !o.quiet && !r.text.empty()) {
+        std::fputs(r.text.c_str(), stdout);
+        std::fflush(stdout);
+      }
+      last = r;
+    }
+    out_tokens += static_cast<int64_t>(ids.size());
+    ++done;
+    json res = jobs[i].meta;
+    res["index"] = i;
+    res["prompt_tokens"] = jobs[i].prompt.size();
+    res["output_ids"] = ids;
+    if (eng.tokenizer()) res["text"] = text;
+    res["finish_reason"] = last.finish_reason == core::FinishReason::kStop ? "stop" : last.finish_reason == core::FinishReason::kLength ? "length" : "abort";
+    if (last.stop_string) res["stop_reason"] = *last.stop_string;
+    else if (last.stop_token_id) res["stop_reason"] = *last.stop_token_id;
+    results[i] = res;
+    if (out) *out << res.dump() << "\n";
+    const double el = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (!single && !o.quiet && (el - last_progress > 0.5 || done == jobs.size())) {
+      const engine::EngineStats s = eng.Stats();
+      const double tps = s.generation_tokens_total / std::max(el, 1e-9);
+      const double eta = done ? el / done * (jobs.size() - done) : 0;
+      std::fprintf(stderr, "\r[%zu/%zu] %.0f out tok/s, %d running, ETA %.0fs   ", done, jobs.size(), tps, s.num_running, eta);
+      last_progress = el;
+    }
+  }
+  const double el = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (single) {
+    if (!o.quiet && eng.tokenizer()) std::printf("\n");
+    std::printf("output_ids:");
+    const auto& ids = results[0]["output_ids"];
+    for (size_t k = 0; k < ids.size(); ++k) std::printf("%s%d", k ? "," : " ", ids[k].get<int>());
+    std::printf("\n");
+  } else if (!o.quiet) {
+    std::fprintf(stderr, "\n");
+  }
+  const engine::EngineStats s = eng.Stats();
+  if (!o.quiet) {
+    const double hit = s.prefix_cache_queries ? 100.0 * s.prefix_cache_hits / s.prefix_cache_queries : 0.0;
+    std::fprintf(stderr,
+                 "%zu requests in %.3f s: %.2f req/s, input %.1f tok/s, output %.1f tok/s | time to first token %.1f ms | "
+                 "prefix cache hit rate %.1f%% | preemptions %lld | peak RSS %.1f MiB\n",
+                 jobs.size(), el, jobs.size() / el, in_tokens / el, out_tokens / el, ttft_first * 1e3, hit,
+                 static_cast<long long>(s.num_preemptions), PeakRssKb() / 1024.0);
+    if (single && out_tokens > 1) {
+      const double decode_s = el - ttft_first;
+      std::fprintf(stderr, "prefill %lld tokens in %.1f ms (%.1f tok/s) | decode %lld tokens in %.1f ms (%.1f tok/s)\n",
+                   static_cast<long long>(in_tokens), ttft_first * 1e3, in_tokens / ttft_first, static_cast<long long>(out_tokens - 1),
+                   decode_s * 1e3, (out_tokens - 1) / decode_s);
+    }
+  }
   return 0;
 }
 
 }  // namespace
 
 void AddGenerateCommand(CLI::App& app) {
-  auto opts = std::make_shared<GenerateOptions>();
-  CLI::App* cmd = app.add_subcommand("generate", "Greedy continuation of a prompt");
-  cmd->add_option("--model", opts->model, "Model directory (config.json + safetensors) or .gguf file")->required();
-  cmd->add_option("--prompt-ids", opts->prompt_ids, "Comma-separated prompt token ids")->required();
-  cmd->add_option("--max-tokens", opts->max_tokens, "Tokens to generate")->check(CLI::Range(1, 1 << 20));
-  cmd->add_option("--threads", opts->threads, "Kernel threads (0 = all cores)");
-  cmd->add_option("--block-size", opts->block_size, "KV cache block size in tokens")->check(CLI::Range(1, 1024));
-  cmd->callback([opts] {
-    int rc = RunGenerate(*opts);
+  auto o = std::make_shared<GenerateOptions>();
+  CLI::App* cmd = app.add_subcommand("generate", "Generate continuations offline (one prompt, or a JSONL file of them)");
+  AddEngineFlags(cmd, &o->engine);
+  cmd->add_option("--prompt", o->prompt, "Prompt text (encoded with the model's tokenizer, special tokens added)");
+  cmd->add_option("--prompt-ids", o->prompt_ids, "Comma-separated prompt token ids");
+  cmd->add_option("--chat", o->chat, "A user message, or a JSON list of {role, content} messages, rendered with the chat template");
+  cmd->add_option("--input", o->input,
+                  "JSONL file: one request per line, {\"prompt\": ...} | {\"prompt_ids\": [...]} | {\"messages\": [...]}, "
+                  "plus sampling fields (max_tokens, temperature, top_p, top_k, seed, stop, ...)");
+  cmd->add_option("--output", o->output, "JSONL results, one line per input line");
+  cmd->add_option("--max-tokens", o->max_tokens, "Tokens to generate")->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--temperature", o->temperature, "0 = greedy (default)");
+  cmd->add_option("--top-p", o->top_p);
+  cmd->add_option("--top-k", o->top_k);
+  cmd->add_option("--seed", o->seed);
+  cmd->add_flag("--ignore-eos", o->ignore_eos, "Do not stop at the end-of-sequence token");
+  cmd->add_flag("--quiet", o->quiet, "Print only the output ids");
+  cmd->callback([o] {
+    int rc = RunGenerate(*o);
     if (rc != 0) throw CLI::RuntimeError(rc);
   });
 }

@@ -7,6 +7,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   pagoda::cli::AddGenerateCommand(app);
   pagoda::cli::AddInspectCommand(app);
+  pagoda::cli::AddTokenizeCommand(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }
