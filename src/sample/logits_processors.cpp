@@ -14,10 +14,24 @@ namespace {
 constexpr double kBucketsPerNat = 8.0;
 constexpr int kNumBuckets = 256;
 
-float MaxOf(std::span<const float> row) {
+constexpr size_t kBlock = 256;  // DrawFromLogits' block of weights
+
+// Eight independent lanes so that GCC vectorizes the loop (a plain max reduction
+// needs -ffast-math); the result is the same as the sequential max.
+float MaxOf(const float* p, size_t n) {
+  float lanes[8] = {kNegInf, kNegInf, kNegInf, kNegInf, kNegInf, kNegInf, kNegInf, kNegInf};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) lanes[j] = p[i + j] > lanes[j] ? p[i + j] : lanes[j];
   float m = kNegInf;
-  for (float v : row) m = v > m ? v : m;
+  for (; i < n; ++i) m = p[i] > m ? p[i] : m;
+  for (float l : lanes) m = l > m ? l : m;
   return m;
+}
+
+// Sets every logit below `cut` to -inf.
+void MaskBelow(std::span<float> row, float cut) {
+  for (float& v : row) v = v < cut ? kNegInf : v;
 }
 
 }  // namespace
@@ -102,12 +116,14 @@ void ApplyTemperature(std::span<float> row, double temperature) {
 
 void ApplyMinP(std::span<float> row, double min_p) {
   if (min_p <= 0) return;
-  const float m = MaxOf(row);
+  const float m = MaxOf(row.data(), row.size());
   if (m == kNegInf) return;
   // p_i / p_max = exp(l_i - max); in double so that the cut is exact to rounding.
   const double cut = static_cast<double>(m) + std::log(min_p);
-  for (float& v : row)
-    if (static_cast<double>(v) < cut) v = kNegInf;
+  // The smallest float >= cut, so that the float compare is the double one.
+  float fcut = static_cast<float>(cut);
+  if (static_cast<double>(fcut) < cut) fcut = std::nextafter(fcut, HUGE_VALF);
+  MaskBelow(row, fcut);
 }
 
 void ApplyTopK(std::span<float> row, int k, ProcessorScratch& s) {
@@ -119,12 +135,17 @@ void ApplyTopK(std::span<float> row, int k, ProcessorScratch& s) {
     std::vector<float>& heap = s.values;
     heap.assign(row.begin(), row.begin() + k);
     std::make_heap(heap.begin(), heap.end(), std::greater<float>());
-    for (size_t i = static_cast<size_t>(k); i < n; ++i) {
-      const float v = row[i];
-      if (v > heap.front()) {
-        std::pop_heap(heap.begin(), heap.end(), std::greater<float>());
-        heap.back() = v;
-        std::push_heap(heap.begin(), heap.end(), std::greater<float>());
+    // Blocks whose (vectorized) max cannot enter the heap are skipped whole.
+    for (size_t b = static_cast<size_t>(k); b < n; b += 64) {
+      const size_t end = std::min(n, b + 64);
+      if (MaxOf(row.data() + b, end - b) <= heap.front()) continue;
+      for (size_t i = b; i < end; ++i) {
+        const float v = row[i];
+        if (v > heap.front()) {
+          std::pop_heap(heap.begin(), heap.end(), std::greater<float>());
+          heap.back() = v;
+          std::push_heap(heap.begin(), heap.end(), std::greater<float>());
+        }
       }
     }
     kth = heap.front();
@@ -134,26 +155,29 @@ void ApplyTopK(std::span<float> row, int k, ProcessorScratch& s) {
     kth = s.values[k - 1];
   }
   if (kth == kNegInf) return;
-  for (float& v : row)
-    if (v < kth) v = kNegInf;
+  MaskBelow(row, kth);
 }
 
 void ApplyTopP(std::span<float> row, double top_p, ProcessorScratch& s) {
   if (top_p >= 1.0) return;
-  const float m = MaxOf(row);
+  const size_t n = row.size();
+  const float m = MaxOf(row.data(), n);
   if (m == kNegInf) return;
+  s.weights.resize(n);
+  s.bucket_of.resize(n);
   s.bucket_mass.assign(kNumBuckets, 0.0);
-  double total = 0;
-  auto bucket_of = [&](float v) {
-    const double d = (static_cast<double>(m) - v) * kBucketsPerNat;
-    return d >= kNumBuckets - 1 ? kNumBuckets - 1 : static_cast<int>(d);
-  };
-  for (float v : row) {
-    if (v == kNegInf) continue;
-    const double w = FastExp(v - m);
-    s.bucket_mass[bucket_of(v)] += w;
-    total += w;
+  float* w = s.weights.data();
+  uint8_t* bk = s.bucket_of.data();
+  // Weights and bucket ids (vectorized), then the histogram (a scatter).
+  const float scale = static_cast<float>(kBucketsPerNat);
+  for (size_t i = 0; i < n; ++i) {
+    w[i] = FastExp(row[i] - m);
+    const float d = (m - row[i]) * scale;  // +inf for a -inf logit
+    bk[i] = static_cast<uint8_t>(d >= kNumBuckets - 1 ? kNumBuckets - 1 : static_cast<int>(d));
   }
+  double total = 0;
+  for (size_t i = 0; i < n; ++i) s.bucket_mass[bk[i]] += w[i];
+  for (double b : s.bucket_mass) total += b;
   const double target = top_p * total;
   double above = 0;
   int crossing = kNumBuckets - 1;
@@ -166,56 +190,90 @@ void ApplyTopP(std::span<float> row, double top_p, ProcessorScratch& s) {
     }
   }
   s.bucket_ids.clear();
-  for (size_t i = 0; i < row.size(); ++i)
-    if (row[i] != kNegInf && bucket_of(row[i]) == crossing) s.bucket_ids.push_back(static_cast<int32_t>(i));
+  for (size_t i = 0; i < n; ++i)
+    if (bk[i] == crossing && w[i] > 0) s.bucket_ids.push_back(static_cast<int32_t>(i));
   PAGODA_CHECK(!s.bucket_ids.empty());
   std::sort(s.bucket_ids.begin(), s.bucket_ids.end(), [&](int32_t a, int32_t b) { return row[a] > row[b]; });
   float last_kept = row[s.bucket_ids.front()];
   for (int32_t t : s.bucket_ids) {
     if (!(above < target)) break;
     last_kept = row[t];
-    above += FastExp(row[t] - m);
+    above += w[t];
   }
-  for (float& v : row)
-    if (v < last_kept) v = kNegInf;
+  MaskBelow(row, last_kept);
 }
 
+float MaxLogit(std::span<const float> row) { return MaxOf(row.data(), row.size()); }
+
 int64_t Argmax(std::span<const float> row) {
+  // One pass: a vectorized max per block; only a block that beats the best so
+  // far is scanned for its first maximal index.
+  constexpr size_t kArgBlock = 64;
   int64_t best = 0;
   float bv = row[0];
-  for (size_t i = 1; i < row.size(); ++i) {
-    if (row[i] > bv) {
-      bv = row[i];
-      best = static_cast<int64_t>(i);
+  for (size_t b = 0; b < row.size(); b += kArgBlock) {
+    const size_t len = std::min(kArgBlock, row.size() - b);
+    const float m = MaxOf(row.data() + b, len);
+    if (m > bv || b == 0) {
+      for (size_t i = b; i < b + len; ++i) {
+        if (row[i] == m) {
+          best = static_cast<int64_t>(i);
+          break;
+        }
+      }
+      bv = m;
     }
   }
   return best;
 }
 
 int64_t DrawFromLogits(std::span<const float> row, double u, ProcessorScratch& s) {
-  const float m = MaxOf(row);
-  if (m == kNegInf) return -1;
   const size_t n = row.size();
+  const float m = MaxOf(row.data(), n);
+  if (m == kNegInf) return -1;
+  const size_t num_blocks = (n + kBlock - 1) / kBlock;
   s.weights.resize(n);
+  s.block_mass.resize(num_blocks);
   float* w = s.weights.data();
-  for (size_t i = 0; i < n; ++i) w[i] = FastExp(row[i] - m);  // -inf - m = -inf -> 0
-  // Four running sums in double: the order is fixed (never depends on the batch).
-  double lanes[4] = {0, 0, 0, 0};
-  size_t i = 0;
-  for (; i + 4 <= n; i += 4)
-    for (int j = 0; j < 4; ++j) lanes[j] += w[i + j];
-  for (; i < n; ++i) lanes[0] += w[i];
-  const double total = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
-  const double target = u * total;
-  double acc = 0;
-  int64_t last_positive = -1;
-  for (size_t k = 0; k < n; ++k) {
-    if (w[k] <= 0) continue;
-    acc += w[k];
-    last_positive = static_cast<int64_t>(k);
-    if (acc > target) return last_positive;
+  // Weights and per-block sums (eight float lanes, then double): the order of
+  // every sum is fixed, never dependent on the batch.
+  double total = 0;
+  for (size_t b = 0; b < num_blocks; ++b) {
+    const size_t begin = b * kBlock, end = std::min(n, begin + kBlock);
+    for (size_t i = begin; i < end; ++i) w[i] = FastExp(row[i] - m);  // -inf -> 0
+    float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t i = begin;
+    for (; i + 8 <= end; i += 8)
+      for (int j = 0; j < 8; ++j) lanes[j] += w[i + j];
+    double mass = 0;
+    for (; i < end; ++i) mass += w[i];
+    for (float l : lanes) mass += l;
+    s.block_mass[b] = mass;
+    total += mass;
   }
-  return last_positive;  // rounding left acc a hair under u * total
+  // Inverse CDF: skip whole blocks, then walk inside the one holding the
+  // target. acc adds the block sums in the same order as total, so the last
+  // block with mass always holds a target below total.
+  const double target = std::min(u * total, std::nextafter(total, 0.0));
+  double acc = 0;
+  for (size_t b = 0; b < num_blocks; ++b) {
+    const double mass = s.block_mass[b];
+    if (mass <= 0) continue;
+    if (acc + mass <= target) {
+      acc += mass;
+      continue;
+    }
+    const size_t begin = b * kBlock, end = std::min(n, begin + kBlock);
+    int64_t last_positive = -1;
+    for (size_t i = begin; i < end; ++i) {
+      if (w[i] <= 0) continue;
+      acc += w[i];
+      last_positive = static_cast<int64_t>(i);
+      if (acc > target) return last_positive;
+    }
+    return last_positive;  // the walk's sum rounded a hair below the block's lane sum
+  }
+  return -1;  // unreachable: total > 0
 }
 
 }  // namespace pagoda::sample

@@ -23,7 +23,9 @@ struct ProcessorScratch {
   std::vector<int32_t> touched;     // tokens whose counts/seen are non-zero
   std::vector<double> bucket_mass;  // top-p histogram
   std::vector<int32_t> bucket_ids;  // top-p: tokens in the crossing bucket
+  std::vector<uint8_t> bucket_of;   // top-p: each token's bucket
   std::vector<float> weights;       // exp(l - max) while drawing
+  std::vector<double> block_mass;   // sums of weights per block of 256
 };
 
 // Keeps only `allowed` (vLLM allowed_token_ids); an empty list keeps everything.
@@ -72,6 +74,9 @@ void ApplyTopK(std::span<float> row, int k, ProcessorScratch& scratch);
 // No full sort: a histogram over (max - l) finds the crossing bucket and only
 // that bucket is sorted. top_p >= 1: no-op.
 void ApplyTopP(std::span<float> row, double top_p, ProcessorScratch& scratch);
+
+// The largest logit (-inf for an all -inf row).
+float MaxLogit(std::span<const float> row);
 
 // Index of the largest logit (the first one on ties, like torch.argmax).
 int64_t Argmax(std::span<const float> row);
