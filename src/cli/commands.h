@@ -8,5 +8,6 @@ namespace pagoda::cli {
 void AddGenerateCommand(CLI::App& app);
 void AddInspectCommand(CLI::App& app);
 void AddTokenizeCommand(CLI::App& app);
+void AddServeCommand(CLI::App& app);
 
 }  // namespace pagoda::cli

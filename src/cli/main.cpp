@@ -8,6 +8,7 @@ int main(int argc, char** argv) {
   pagoda::cli::AddGenerateCommand(app);
   pagoda::cli::AddInspectCommand(app);
   pagoda::cli::AddTokenizeCommand(app);
+  pagoda::cli::AddServeCommand(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

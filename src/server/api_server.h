@@ -19,6 +19,7 @@
 #include "engine/engine.h"
 #include "server/api_error.h"
 #include "server/auth.h"
+#include "server/generation_response.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "server/openai_request.h"
