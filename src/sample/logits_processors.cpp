@@ -126,9 +126,9 @@ void ApplyMinP(std::span<float> row, double min_p) {
   MaskBelow(row, fcut);
 }
 
-void ApplyTopK(std::span<float> row, int k, ProcessorScratch& s) {
+bool ApplyTopK(std::span<float> row, int k, ProcessorScratch& s, std::vector<int32_t>* kept) {
   const size_t n = row.size();
-  if (k <= 0 || static_cast<size_t>(k) >= n) return;
+  if (k <= 0 || static_cast<size_t>(k) >= n) return false;
   float kth;
   if (static_cast<size_t>(k) <= n / 16) {
     // Min-heap of the k largest values seen; most values fail the first compare.
@@ -154,8 +154,70 @@ void ApplyTopK(std::span<float> row, int k, ProcessorScratch& s) {
     std::nth_element(s.values.begin(), s.values.begin() + (k - 1), s.values.end(), std::greater<float>());
     kth = s.values[k - 1];
   }
-  if (kth == kNegInf) return;
-  MaskBelow(row, kth);
+  if (!kept) {
+    if (kth != kNegInf) MaskBelow(row, kth);  // -inf: fewer than k finite logits, nothing to remove
+    return false;
+  }
+  // Mask and list the (finite) survivors; blocks entirely below kth are
+  // filled at once.
+  kept->clear();
+  for (size_t b = 0; b < n; b += 64) {
+    const size_t end = std::min(n, b + 64);
+    const float bm = MaxOf(row.data() + b, end - b);
+    if (bm < kth || bm == kNegInf) {
+      std::fill(row.begin() + b, row.begin() + end, kNegInf);
+      continue;
+    }
+    for (size_t i = b; i < end; ++i) {
+      if (row[i] < kth) row[i] = kNegInf;
+      else if (row[i] != kNegInf) kept->push_back(static_cast<int32_t>(i));
+    }
+  }
+  return true;
+}
+
+void ApplyTopPOnKept(std::span<float> row, std::vector<int32_t>& kept, double top_p, ProcessorScratch& s) {
+  if (top_p >= 1.0 || kept.empty()) return;
+  float m = kNegInf;
+  for (int32_t t : kept) m = std::max(m, row[t]);
+  double total = 0;
+  for (int32_t t : kept) total += FastExp(row[t] - m);
+  const double target = top_p * total;
+  s.bucket_ids.assign(kept.begin(), kept.end());
+  std::sort(s.bucket_ids.begin(), s.bucket_ids.end(), [&](int32_t a, int32_t b) { return row[a] > row[b]; });
+  double above = 0;
+  float last_kept = row[s.bucket_ids.front()];
+  for (int32_t t : s.bucket_ids) {
+    if (!(above < target)) break;
+    last_kept = row[t];
+    above += FastExp(row[t] - m);
+  }
+  size_t out = 0;
+  for (int32_t t : kept) {
+    if (row[t] < last_kept) row[t] = kNegInf;
+    else kept[out++] = t;
+  }
+  kept.resize(out);
+}
+
+int64_t DrawFromKept(std::span<const float> row, std::span<const int32_t> kept, double u) {
+  if (kept.empty()) return -1;
+  float m = kNegInf;
+  for (int32_t t : kept) m = std::max(m, row[t]);
+  if (m == kNegInf) return -1;
+  double total = 0;
+  for (int32_t t : kept) total += FastExp(row[t] - m);
+  const double target = std::min(u * total, std::nextafter(total, 0.0));
+  double acc = 0;
+  int64_t last_positive = -1;
+  for (int32_t t : kept) {
+    const double w = FastExp(row[t] - m);
+    if (w <= 0) continue;
+    acc += w;
+    last_positive = t;
+    if (acc > target) return t;
+  }
+  return last_positive;
 }
 
 void ApplyTopP(std::span<float> row, double top_p, ProcessorScratch& s) {
@@ -168,15 +230,16 @@ void ApplyTopP(std::span<float> row, double top_p, ProcessorScratch& s) {
   s.bucket_mass.assign(kNumBuckets, 0.0);
   float* w = s.weights.data();
   uint8_t* bk = s.bucket_of.data();
-  // Weights and bucket ids (vectorized), then the histogram (a scatter).
+  // Weights (vectorized), then bucket ids and the histogram (a scatter).
+  ExpShifted(row.data(), m, w, n);
   const float scale = static_cast<float>(kBucketsPerNat);
   for (size_t i = 0; i < n; ++i) {
-    w[i] = FastExp(row[i] - m);
     const float d = (m - row[i]) * scale;  // +inf for a -inf logit
-    bk[i] = static_cast<uint8_t>(d >= kNumBuckets - 1 ? kNumBuckets - 1 : static_cast<int>(d));
+    const int b = d >= kNumBuckets - 1 ? kNumBuckets - 1 : static_cast<int>(d);
+    bk[i] = static_cast<uint8_t>(b);
+    s.bucket_mass[b] += w[i];
   }
   double total = 0;
-  for (size_t i = 0; i < n; ++i) s.bucket_mass[bk[i]] += w[i];
   for (double b : s.bucket_mass) total += b;
   const double target = top_p * total;
   double above = 0;
@@ -235,19 +298,12 @@ int64_t DrawFromLogits(std::span<const float> row, double u, ProcessorScratch& s
   s.weights.resize(n);
   s.block_mass.resize(num_blocks);
   float* w = s.weights.data();
-  // Weights and per-block sums (eight float lanes, then double): the order of
+  // Weights and per-block sums (four float lanes, then double): the order of
   // every sum is fixed, never dependent on the batch.
   double total = 0;
   for (size_t b = 0; b < num_blocks; ++b) {
     const size_t begin = b * kBlock, end = std::min(n, begin + kBlock);
-    for (size_t i = begin; i < end; ++i) w[i] = FastExp(row[i] - m);  // -inf -> 0
-    float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    size_t i = begin;
-    for (; i + 8 <= end; i += 8)
-      for (int j = 0; j < 8; ++j) lanes[j] += w[i + j];
-    double mass = 0;
-    for (; i < end; ++i) mass += w[i];
-    for (float l : lanes) mass += l;
+    const double mass = ExpShifted(row.data() + begin, m, w + begin, end - begin);
     s.block_mass[b] = mass;
     total += mass;
   }

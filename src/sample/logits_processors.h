@@ -26,6 +26,7 @@ struct ProcessorScratch {
   std::vector<uint8_t> bucket_of;   // top-p: each token's bucket
   std::vector<float> weights;       // exp(l - max) while drawing
   std::vector<double> block_mass;   // sums of weights per block of 256
+  std::vector<int32_t> kept;        // survivors of top-k, increasing ids
 };
 
 // Keeps only `allowed` (vLLM allowed_token_ids); an empty list keeps everything.
@@ -62,8 +63,13 @@ void ApplyMinP(std::span<float> row, double min_p);
 
 // Keeps the tokens whose logit is >= the k-th largest logit (ties at the
 // boundary are all kept, as HF's TopKLogitsWarper and vLLM do). k <= 0 or
-// k >= vocab: no-op.
-void ApplyTopK(std::span<float> row, int k, ProcessorScratch& scratch);
+// k >= vocab: no-op. With `kept`, also lists the surviving token ids in
+// increasing order and returns true (false: no-op, `kept` not filled), so that
+// top-p and the draw can work on the few survivors instead of the vocabulary.
+bool ApplyTopK(std::span<float> row, int k, ProcessorScratch& scratch, std::vector<int32_t>* kept = nullptr);
+
+// ApplyTopP restricted to `kept` (every other logit is -inf); updates `kept`.
+void ApplyTopPOnKept(std::span<float> row, std::vector<int32_t>& kept, double top_p, ProcessorScratch& scratch);
 
 // Keeps the smallest set of most probable tokens whose mass reaches top_p: a
 // token is kept when the mass of the tokens ranked strictly above it is < top_p
@@ -84,5 +90,7 @@ int64_t Argmax(std::span<const float> row);
 // Draws a token from softmax(row) by inverse CDF over token ids in increasing
 // order with one uniform u in [0, 1). Returns -1 when every logit is -inf.
 int64_t DrawFromLogits(std::span<const float> row, double u, ProcessorScratch& scratch);
+// The same draw over `kept` only (increasing ids; every other logit is -inf).
+int64_t DrawFromKept(std::span<const float> row, std::span<const int32_t> kept, double u);
 
 }  // namespace pagoda::sample

@@ -19,18 +19,9 @@ bool Better(const TokenLogprob& a, const TokenLogprob& b) {
 double LogSumExp(std::span<const float> row) {
   const float m = MaxLogit(row);
   if (m == kNegInf) return -HUGE_VAL;
-  // Blocks of 256: eight float lanes inside (vectorized), blocks summed in double.
-  const size_t n = row.size();
-  double total = 0;
-  for (size_t begin = 0; begin < n; begin += 256) {
-    const size_t end = std::min(n, begin + 256);
-    float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    size_t i = begin;
-    for (; i + 8 <= end; i += 8)
-      for (int j = 0; j < 8; ++j) lanes[j] += FastExp(row[i + j] - m);
-    for (; i < end; ++i) total += FastExp(row[i] - m);
-    for (float l : lanes) total += l;
-  }
+  thread_local std::vector<float> weights;
+  weights.resize(row.size());
+  const double total = ExpShifted(row.data(), m, weights.data(), row.size());
   return static_cast<double>(m) + std::log(total);
 }
 

@@ -35,7 +35,8 @@ double Sampler::RowUniform(const SamplingRow& r) {
   return SampleUniform(seed, r.sample_index, r.output_ids.size());
 }
 
-void Sampler::ProcessRow(std::span<float> row, const SamplingRow& r, ProcessorScratch& s) {
+void Sampler::ProcessRow(std::span<float> row, const SamplingRow& r, ProcessorScratch& s, bool* sparse) {
+  *sparse = false;
   const SamplingParams* p = r.params;
   if (!p) return;
   ApplyAllowedTokenIds(row, p->allowed_token_ids, s);
@@ -49,11 +50,18 @@ void Sampler::ProcessRow(std::span<float> row, const SamplingRow& r, ProcessorSc
   if (p->temperature < kSamplingEps) return;
   ApplyTemperature(row, p->temperature);
   if (p->min_p > 0) ApplyMinP(row, p->min_p);
-  if (p->top_k > 0) ApplyTopK(row, p->top_k, s);
-  if (p->top_p < 1.0) ApplyTopP(row, p->top_p, s);
+  // After top-k only the survivors matter: top-p and the draw use their list.
+  *sparse = p->top_k > 0 && ApplyTopK(row, p->top_k, s, &s.kept);
+  if (p->top_p < 1.0) {
+    if (*sparse) ApplyTopPOnKept(row, s.kept, p->top_p, s);
+    else ApplyTopP(row, p->top_p, s);
+  }
 }
 
-void Sampler::ProcessLogits(std::span<float> row, const SamplingRow& r) { ProcessRow(row, r, scratch_[0].proc); }
+void Sampler::ProcessLogits(std::span<float> row, const SamplingRow& r) {
+  bool sparse;
+  ProcessRow(row, r, scratch_[0].proc, &sparse);
+}
 
 void Sampler::SampleRow(float* logits, int64_t vocab_size, const SamplingRow& r, SampleResult& out, Scratch& s) {
   const size_t V = static_cast<size_t>(vocab_size);
@@ -80,13 +88,14 @@ void Sampler::SampleRow(float* logits, int64_t vocab_size, const SamplingRow& r,
   // An untouched row is its own raw copy.
   const bool keep_raw = (raw_logprobs && changes_row) || may_mask_all;
   if (keep_raw) s.raw.assign(logits, logits + V);
-  ProcessRow(row, r, s.proc);
+  bool sparse;
+  ProcessRow(row, r, s.proc, &sparse);
   int64_t token;
   if (greedy) {
     token = Argmax(row);
     if (row[token] == kNegInf) token = -1;
   } else {
-    token = DrawFromLogits(row, RowUniform(r), s.proc);
+    token = sparse ? DrawFromKept(row, s.proc.kept, RowUniform(r)) : DrawFromLogits(row, RowUniform(r), s.proc);
   }
   if (token < 0) {  // every token filtered out: fall back to the unfiltered argmax
     out.all_masked = true;

@@ -66,7 +66,8 @@ class Sampler {
     std::vector<TokenLogprob> heap;
   };
   void SampleRow(float* row, int64_t vocab_size, const SamplingRow& r, SampleResult& out, Scratch& s);
-  void ProcessRow(std::span<float> row, const SamplingRow& r, ProcessorScratch& s);
+  // *sparse: top-k left its survivors in s.kept (the draw can use them).
+  void ProcessRow(std::span<float> row, const SamplingRow& r, ProcessorScratch& s, bool* sparse);
 
   SamplerConfig config_;
   ThreadPool* pool_;

@@ -260,6 +260,39 @@ TEST(LogitsProcessors, TopPKeepsTiesAndTheCrossingToken) {
   EXPECT_TRUE(IsMasked(three[0]));
 }
 
+TEST(LogitsProcessors, SurvivorListPathsMatchTheDenseOnes) {
+  ProcessorScratch s;
+  for (int trial = 0; trial < 30; ++trial) {
+    const size_t V = trial % 2 ? 3000 : 200;
+    auto dense = RandomLogits(500 + trial, V, 1.0 + trial % 4);
+    const int k = 1 + trial * 7 % 90;
+    if (trial % 5 == 0)  // fewer finite logits than k (min_p or allowed ids came first)
+      for (size_t i = 0; i < V; ++i)
+        if (i % 50 != 3) dense[i] = kNegInf;
+    auto sparse = dense;
+    ApplyTopK(dense, k, s);
+    std::vector<int32_t> kept;
+    ASSERT_TRUE(ApplyTopK(sparse, k, s, &kept));
+    ASSERT_EQ(dense, sparse);
+    ASSERT_TRUE(std::is_sorted(kept.begin(), kept.end()));
+    for (size_t i = 0, j = 0; i < V; ++i) {
+      const bool listed = j < kept.size() && kept[j] == static_cast<int32_t>(i);
+      ASSERT_EQ(listed, !IsMasked(dense[i]));
+      j += listed;
+    }
+    const double top_p = 0.1 + 0.03 * trial;
+    ApplyTopP(dense, top_p, s);
+    ApplyTopPOnKept(sparse, kept, top_p, s);
+    ASSERT_EQ(dense, sparse) << "trial " << trial;
+    size_t finite = 0;
+    for (float v : dense) finite += !IsMasked(v);
+    ASSERT_EQ(kept.size(), finite);
+    for (double u : {0.0, 0.1, 0.37, 0.5, 0.81, 0.999999}) {
+      ASSERT_EQ(DrawFromKept(sparse, kept, u), DrawFromLogits(dense, u, s)) << "trial " << trial << " u " << u;
+    }
+  }
+}
+
 TEST(LogitsProcessors, ArgmaxTakesTheFirstMax) {
   std::vector<float> row = {1, 3, 2, 3, kNegInf};
   EXPECT_EQ(Argmax(row), 1);
