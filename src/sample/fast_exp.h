@@ -88,4 +88,19 @@ inline double ExpShifted(const float* x, float m, float* out, size_t n) {
   return total;
 }
 
+// sum of FastExp(x[i] - m), in ExpShifted's order, without storing the terms.
+inline double SumExpShifted(const float* x, float m, size_t n) {
+  double total = 0;
+  for (size_t begin = 0; begin < n; begin += 256) {
+    const size_t end = begin + 256 < n ? begin + 256 : n;
+    Float4 acc = {0, 0, 0, 0};
+    size_t i = begin;
+    for (; i + 4 <= end; i += 4) acc += FastExp4(Load4(x + i) - m);
+    double block = static_cast<double>(acc[0]) + acc[1] + acc[2] + acc[3];
+    for (; i < end; ++i) block += FastExp(x[i] - m);
+    total += block;
+  }
+  return total;
+}
+
 }  // namespace pagoda::sample

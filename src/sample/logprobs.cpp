@@ -19,9 +19,7 @@ bool Better(const TokenLogprob& a, const TokenLogprob& b) {
 double LogSumExp(std::span<const float> row) {
   const float m = MaxLogit(row);
   if (m == kNegInf) return -HUGE_VAL;
-  thread_local std::vector<float> weights;
-  weights.resize(row.size());
-  const double total = ExpShifted(row.data(), m, weights.data(), row.size());
+  const double total = SumExpShifted(row.data(), m, row.size());
   return static_cast<double>(m) + std::log(total);
 }
 
