@@ -87,7 +87,8 @@ MODELS = {
         lambda: transformers.GPTNeoXConfig(
             vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
             num_attention_heads=2, max_position_embeddings=256,
-            rope_parameters=rope(10000.0, partial_rotary_factor=0.25), layer_norm_eps=1e-5, use_parallel_residual=True,
+            rope_parameters=rope(10000.0, partial_rotary_factor=0.25),
+            layer_norm_eps=1e-5, use_parallel_residual=True,
             tie_word_embeddings=False, hidden_dropout=0.0, attention_dropout=0.0,
             bos_token_id=0, eos_token_id=0),
         "olmo", torch.float32),
@@ -96,7 +97,8 @@ MODELS = {
         lambda: transformers.GPTNeoXConfig(
             vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
             num_attention_heads=4, max_position_embeddings=256,
-            rope_parameters=rope(10000.0, partial_rotary_factor=1.0), layer_norm_eps=1e-5, use_parallel_residual=False,
+            rope_parameters=rope(10000.0, partial_rotary_factor=1.0),
+            layer_norm_eps=1e-5, use_parallel_residual=False,
             tie_word_embeddings=True, hidden_dropout=0.0, attention_dropout=0.0,
             bos_token_id=0, eos_token_id=0),
         "olmo", torch.float32),
