@@ -27,12 +27,12 @@ def pagoda_bin():
 
 
 class Server:
-    def __init__(self, model, extra_args=(), name=MODEL_NAME, api_key=API_KEY):
+    def __init__(self, model, extra_args=(), name=MODEL_NAME, api_key=API_KEY, engine_flags=ENGINE_FLAGS):
         self.model = str(model)
         self.api_key = api_key
         self.name = name
         args = [pagoda_bin(), "serve", self.model, "--port", "0", "--served-model-name", name,
-                "--max-request-body-bytes", str(MAX_BODY), "--stats-interval", "5", *ENGINE_FLAGS, *extra_args]
+                "--max-request-body-bytes", str(MAX_BODY), "--stats-interval", "5", *engine_flags, *extra_args]
         if api_key:
             args += ["--api-key", api_key, "--api-key", "second-key"]
         self.log_lines = []
@@ -42,6 +42,8 @@ class Server:
         m = re.search(r"ready on (http://\S+?),", line)
         if not m:
             self.proc.kill()
+            self.proc.wait()
+            time.sleep(0.2)
             raise RuntimeError(f"server did not start: {line!r}\n" + "".join(self.log_lines[-20:]))
         self.ready_line = line
         self.url = m.group(1)
