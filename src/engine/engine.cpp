@@ -48,8 +48,11 @@ struct RequestHandle::Inbox {
   struct Add {
     std::unique_ptr<core::Request> request;
     std::shared_ptr<RequestHandle::Channel> channel;
-    std::shared_ptr<const sample::SamplingParams> params;
+    std::shared_ptr<const sample::SamplingParams> params;  // what the engine runs with
     bool detokenize = true;
+    int n = 1;                 // choices returned
+    int n_total = 1;           // sequences generated (best_of)
+    bool strip_logprobs = false;  // logprobs computed for best_of only
   };
   std::mutex mu;
   std::condition_variable cv;
@@ -83,7 +86,6 @@ bool RequestHandle::NextFor(RequestOutput* out, double timeout_s) {
   if (ch_->items.empty()) return false;  // closed and drained
   *out = std::move(ch_->items.front());
   ch_->items.pop_front();
-  if (out->finished) ch_->read_final = true;
   return true;
 }
 
@@ -116,13 +118,27 @@ struct Engine::Impl {
   std::atomic<uint64_t> next_id{1};
   std::thread thread;
 
-  struct Live {
+  // One client request: n choices (best_of sequences) sharing one channel.
+  struct Group {
     std::shared_ptr<RequestHandle::Channel> channel;
+    std::shared_ptr<const sample::SamplingParams> params;
+    bool detokenize = true;
+    int n = 1, n_total = 1;
+    bool strip_logprobs = false;
+    int remaining = 1;                   // choices not finished
+    std::vector<uint64_t> members;       // core request ids
+    std::vector<RequestOutput> buffered; // best_of: whole choices, ranked at the end
+  };
+  struct Live {
+    std::shared_ptr<Group> group;
+    int index = 0;
     std::unique_ptr<RequestStream> stream;
     bool stopped_by_string = false;
     double last_token_time = 0;
+    double cumulative_logprob = 0;
   };
-  std::unordered_map<uint64_t, Live> live;  // engine thread only
+  std::unordered_map<uint64_t, Live> live;                      // engine thread only
+  std::unordered_map<uint64_t, std::shared_ptr<Group>> groups;  // by client request id
 
   mutable std::mutex stats_mu;
   EngineStats stats;
@@ -130,26 +146,28 @@ struct Engine::Impl {
   double last_log = 0;
   int64_t last_log_tokens = 0;
 
-  void Push(Live& l, RequestOutput out) {
-    const bool fin = out.finished;
+  void Push(Group& g, RequestOutput out, bool close) {
     {
-      std::lock_guard<std::mutex> lock(l.channel->mu);
-      l.channel->items.push_back(std::move(out));
-      if (fin) l.channel->closed = true;
+      std::lock_guard<std::mutex> lock(g.channel->mu);
+      g.channel->items.push_back(std::move(out));
+      if (close) g.channel->closed = true;
     }
-    l.channel->cv.notify_all();
+    g.channel->cv.notify_all();
+  }
+
+  void CloseWithError(Group& g, const Status& st) {
+    RequestOutput o;
+    o.finished = true;
+    o.finish_reason = core::FinishReason::kAbort;
+    o.error = st;
+    Push(g, std::move(o), true);
   }
 
   void FailAll(const Status& st) {
-    for (auto& [id, l] : live) {
-      RequestOutput o;
-      o.finished = true;
-      o.finish_reason = core::FinishReason::kAbort;
-      o.error = st;
-      Push(l, std::move(o));
-      (void)scheduler->AbortRequest(core::RequestId(id));
-    }
+    for (auto& [id, l] : live) (void)scheduler->AbortRequest(core::RequestId(id));
+    for (auto& [gid, g] : groups) CloseWithError(*g, st);
     live.clear();
+    groups.clear();
   }
 
   void DrainInbox(bool* stop) {
@@ -157,7 +175,7 @@ struct Engine::Impl {
     std::vector<uint64_t> aborts;
     {
       std::unique_lock<std::mutex> lock(inbox->mu);
-      if (inbox->adds.empty() && inbox->aborts.empty() && !inbox->stop && !scheduler->HasUnfinishedRequests())
+      if (inbox->adds.empty() && inbox->aborts.empty() && !inbox->stop && !scheduler->HasWork())
         inbox->cv.wait(lock, [&] { return !inbox->adds.empty() || !inbox->aborts.empty() || inbox->stop; });
       adds.swap(inbox->adds);
       aborts.swap(inbox->aborts);
@@ -165,21 +183,87 @@ struct Engine::Impl {
     }
     for (auto& a : adds) {
       const uint64_t id = a.request->request_id().value;
-      const int prompt_len = a.request->num_prompt_tokens();
+      auto g = std::make_shared<Group>();
+      g->channel = a.channel;
+      g->params = a.params;
+      g->detokenize = a.detokenize;
+      g->n = a.n;
+      g->n_total = a.n_total;
+      g->strip_logprobs = a.strip_logprobs;
+      g->remaining = a.n_total;
+      g->members.push_back(id);
       Live l;
-      l.channel = a.channel;
-      l.stream = std::make_unique<RequestStream>(tok.get(), a.params, prompt_len, a.detokenize);
+      l.group = g;
+      l.stream = std::make_unique<RequestStream>(tok.get(), a.params, a.request->num_prompt_tokens(), a.detokenize);
       Status st = scheduler->AddRequest(std::move(a.request));
       if (!st.ok()) {
-        RequestOutput o;
-        o.finished = true;
-        o.error = st;
-        Push(l, std::move(o));
+        CloseWithError(*g, st);
         continue;
       }
       live.emplace(id, std::move(l));
+      groups.emplace(id, std::move(g));
     }
-    for (uint64_t id : aborts) (void)scheduler->AbortRequest(core::RequestId(id));
+    for (uint64_t gid : aborts) {
+      auto it = groups.find(gid);
+      if (it == groups.end()) continue;
+      for (uint64_t m : it->second->members) (void)scheduler->AbortRequest(core::RequestId(m));
+    }
+  }
+
+  bool IsStopToken(const sample::SamplingParams& p, int32_t t) const {
+    if (std::find(p.stop_token_ids.begin(), p.stop_token_ids.end(), t) != p.stop_token_ids.end()) return true;
+    return !p.ignore_eos && std::find(eos_ids.begin(), eos_ids.end(), t) != eos_ids.end();
+  }
+
+  // After a fan-out request's first sample: fork the other choices from it
+  // (sharing its blocks), or, when it already finished, finish them too.
+  void ApplyFanouts(std::vector<runner::ModelRunner::Fanout> fanouts, core::CoreOutputs& outs) {
+    for (auto& f : fanouts) {
+      auto it = live.find(f.request_id.value);
+      if (it == live.end()) continue;
+      std::shared_ptr<Group> g = it->second.group;
+      it->second.index = f.parent_index;
+      const bool parent_alive = scheduler->GetRequest(f.request_id) != nullptr;
+      const core::Request* parent = scheduler->GetRequest(f.request_id);
+      for (int c = 0; c < static_cast<int>(f.draws.size()); ++c) {
+        if (c == f.parent_index) continue;
+        const uint64_t child = next_id.fetch_add(1);
+        const sample::SampleResult& d = f.draws[c];
+        core::CoreRequestOutput first;
+        first.request_id = core::RequestId(child);
+        first.new_token_ids.push_back(d.token);
+        if (g->params->logprobs) first.new_logprobs.push_back(runner::ToLogprobs(d));
+        Live l;
+        l.group = g;
+        l.index = c;
+        const int prompt_len = parent ? parent->num_prompt_tokens() : 0;
+        l.stream = std::make_unique<RequestStream>(tok.get(), g->params, prompt_len, g->detokenize);
+        Status st = parent_alive ? scheduler->ForkRequest(f.request_id, core::RequestId(child), d.token)
+                                 : FailedPrecondition("parent finished");
+        if (parent_alive && st.ok()) {
+          runner->SetSampleIndex(core::RequestId(child), static_cast<uint32_t>(c));
+        } else {
+          // The first token ended every choice (max_tokens 1, or all draws stop): finish here.
+          first.finish_reason = IsStopToken(*g->params, d.token) ? core::FinishReason::kStop : core::FinishReason::kLength;
+          if (first.finish_reason == core::FinishReason::kStop) first.stop_token = d.token;
+          if (parent_alive && !st.ok()) PAGODA_LOG(Warning) << "fork failed: " << st.message();
+        }
+        g->members.push_back(child);
+        live.emplace(child, std::move(l));
+        outs.outputs.push_back(std::move(first));
+      }
+    }
+  }
+
+  // best_of: when every sequence is done, the n with the highest cumulative logprob.
+  void EmitBestOf(Group& g) {
+    std::stable_sort(g.buffered.begin(), g.buffered.end(),
+                     [](const RequestOutput& a, const RequestOutput& b) { return a.cumulative_logprob > b.cumulative_logprob; });
+    for (int i = 0; i < g.n && i < static_cast<int>(g.buffered.size()); ++i) {
+      RequestOutput o = std::move(g.buffered[i]);
+      o.index = i;
+      Push(g, std::move(o), i + 1 == g.n);
+    }
   }
 
   // Processes the step's outputs; stop-string hits are aborted in the core (freeing
@@ -197,6 +281,10 @@ struct Engine::Impl {
       }
       bool stop_hit = false;
       RequestOutput r = l.stream->Process(o, &stop_hit);
+      r.index = l.index;
+      for (const auto& lp : r.logprobs)
+        if (!lp.logprobs.empty()) l.cumulative_logprob += lp.logprobs[0];
+      r.cumulative_logprob = l.cumulative_logprob;
       {
         std::lock_guard<std::mutex> lock(stats_mu);
         if (!o.new_token_ids.empty() && l.last_token_time > 0) latencies.itl.push_back(now - l.last_token_time);
@@ -206,7 +294,7 @@ struct Engine::Impl {
             latencies.ttft.push_back(*ts.first_token - ts.arrival);
             r.time_to_first_token = *ts.first_token - ts.arrival;
           }
-          latencies.e2e.push_back(now - ts.arrival);
+          if (ts.arrival > 0) latencies.e2e.push_back(now - ts.arrival);
           if (ts.first_scheduled) latencies.queue.push_back(*ts.first_scheduled - ts.arrival);
           latencies.prompt_tokens.push_back(r.num_prompt_tokens);
           latencies.generation_tokens.push_back(r.num_output_tokens);
@@ -225,9 +313,36 @@ struct Engine::Impl {
     UpdateStats(busy, forward);
     for (auto& [id, r] : ready) {
       auto it = live.find(id);
+      std::shared_ptr<Group> g = it->second.group;
       const bool fin = r.finished;
-      Push(it->second, std::move(r));
+      if (g->strip_logprobs) r.logprobs.clear();
+      if (g->n_total > g->n) {
+        // best_of: accumulate each sequence whole; nothing streams.
+        while (static_cast<int>(g->buffered.size()) <= r.index) g->buffered.emplace_back();
+        RequestOutput& b = g->buffered[r.index];
+        b.token_ids.insert(b.token_ids.end(), r.token_ids.begin(), r.token_ids.end());
+        b.text += r.text;
+        b.logprobs.insert(b.logprobs.end(), r.logprobs.begin(), r.logprobs.end());
+        b.finished = r.finished;
+        b.finish_reason = r.finish_reason;
+        b.stop_string = r.stop_string;
+        b.stop_token_id = r.stop_token_id;
+        b.num_prompt_tokens = r.num_prompt_tokens;
+        b.num_output_tokens = r.num_output_tokens;
+        b.num_cached_tokens = std::max(b.num_cached_tokens, r.num_cached_tokens);
+        b.cumulative_logprob = r.cumulative_logprob;
+        b.error = r.error;
+        b.time_to_first_token = std::max(b.time_to_first_token, r.time_to_first_token);
+      }
+      if (fin) --g->remaining;
+      const bool last = fin && g->remaining == 0;
+      if (g->n_total > g->n) {
+        if (last) EmitBestOf(*g);
+      } else {
+        Push(*g, std::move(r), last);
+      }
       if (fin && !it->second.stopped_by_string) live.erase(it);
+      if (last) groups.erase(g->members.front());
     }
   }
 
@@ -247,6 +362,7 @@ struct Engine::Impl {
     stats.forward_seconds += forward;
     stats.num_gpu_blocks = num_blocks;
     stats.kv_blocks_in_use = static_cast<int>(s.kv_cache_usage * (num_blocks - 1) + 0.5);
+    stats.kv_blocks_in_use_peak = std::max(stats.kv_blocks_in_use_peak, stats.kv_blocks_in_use);
   }
 
   void MaybeLog() {
@@ -292,16 +408,18 @@ struct Engine::Impl {
         forward = runner->last_forward_seconds();
       }
       core::CoreOutputs outs = scheduler->UpdateFromOutput(so, ro);
+      ApplyFanouts(runner->TakeFanouts(), outs);
       Deliver(outs, so.empty() ? 0 : Now() - t0, forward);
       MaybeLog();
     }
     // Shutting down: whatever is left is aborted.
-    for (auto& [id, l] : live) {
+    for (auto& [gid, g] : groups) {
       RequestOutput o;
       o.finished = true;
       o.finish_reason = core::FinishReason::kAbort;
-      Push(l, std::move(o));
+      Push(*g, std::move(o), true);
     }
+    groups.clear();
     live.clear();
     engine->alive_.store(false);
   }
@@ -396,8 +514,7 @@ Result<std::unique_ptr<RequestHandle>> Engine::AddRequest(std::vector<int32_t> p
     return InvalidArgument("prompt has " + std::to_string(prompt_ids.size()) + " tokens, but max_model_len is " +
                            std::to_string(im.max_model_len) + " (prompt plus at least one output token must fit)");
   PAGODA_RETURN_IF_ERROR(params.Validate(mc.vocab_size));
-  if (params.n > 1 || params.best_of.value_or(1) > 1 || params.use_beam_search)
-    return Unimplemented("n > 1, best_of and beam search are not supported yet");
+  if (params.use_beam_search) return Unimplemented("use_beam_search is not supported yet");
   if (params.prompt_logprobs) return Unimplemented("prompt_logprobs is not supported yet");
   if (params.max_tokens && static_cast<int>(prompt_ids.size()) + *params.max_tokens > im.max_model_len) {
     // vLLM caps at max_model_len rather than refusing; the core does the same.
@@ -411,13 +528,28 @@ Result<std::unique_ptr<RequestHandle>> Engine::AddRequest(std::vector<int32_t> p
   rp.eos_token_ids = im.eos_ids;
   rp.stop_token_ids = params.stop_token_ids;
   rp.cache_salt = options.cache_salt;
-  auto sp = std::make_shared<const sample::SamplingParams>(params);
+  const int n_total = std::max(params.n, params.best_of.value_or(params.n));
+  sample::SamplingParams run = params;
+  bool strip = false;
+  if (n_total > params.n && !run.logprobs) {  // best_of ranks by cumulative logprob
+    run.logprobs = 0;
+    strip = true;
+  }
+  auto sp = std::make_shared<const sample::SamplingParams>(run);
   auto request = std::make_unique<core::Request>(core::RequestId(id), std::move(prompt_ids), rp, sp);
   auto channel = std::make_shared<RequestHandle::Channel>();
   {
     std::lock_guard<std::mutex> lock(im.inbox->mu);
     if (im.inbox->stop || !im.inbox->accepting) return FailedPrecondition("the engine is shutting down");
-    im.inbox->adds.push_back({std::move(request), channel, sp, options.detokenize});
+    RequestHandle::Inbox::Add add;
+    add.request = std::move(request);
+    add.channel = channel;
+    add.params = sp;
+    add.detokenize = options.detokenize;
+    add.n = params.n;
+    add.n_total = n_total;
+    add.strip_logprobs = strip;
+    im.inbox->adds.push_back(std::move(add));
   }
   im.inbox->cv.notify_one();
   return std::unique_ptr<RequestHandle>(new RequestHandle(im.inbox, id, channel));

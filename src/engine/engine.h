@@ -43,13 +43,16 @@ struct EngineConfig {
   Status Validate() const;
 };
 
-// One increment of a request's output, as read from its channel.
+// One increment of a request's output, as read from its channel. With n > 1
+// the increments of the n choices interleave, each tagged with its index.
 struct RequestOutput {
+  int index = 0;                     // choice index (n > 1)
   std::vector<int32_t> token_ids;    // new tokens in this increment
   std::string text;                  // new final text (detokenized, stop strings cut)
   std::vector<core::SampleLogprobs> logprobs;  // parallel to token_ids when asked
-  bool finished = false;
+  bool finished = false;            // this choice is finished
   std::optional<core::FinishReason> finish_reason;
+  double cumulative_logprob = 0;     // of this choice's tokens so far (when logprobs are computed)
   // vLLM's stop_reason: the stop string or stop token id that ended it.
   std::optional<std::string> stop_string;
   std::optional<int32_t> stop_token_id;
@@ -63,7 +66,7 @@ struct RequestOutput {
 class Engine;
 
 // A request's output channel. Next() blocks until output is available; it
-// returns false once the final output has been read. Dropping the handle (or
+// returns false once every choice's final output has been read. Dropping the handle (or
 // Abort()) aborts the request if it is still running. Any one thread.
 class RequestHandle {
  public:
@@ -120,6 +123,7 @@ struct EngineStats {
   double forward_seconds = 0;       // of which in the model forward pass
   int num_gpu_blocks = 0;           // KV blocks (vLLM's name; CPU here)
   int kv_blocks_in_use = 0;
+  int kv_blocks_in_use_peak = 0;   // highest kv_blocks_in_use seen after a step
   // Per-request latency samples since the last DrainLatencies (seconds).
   struct Latencies {
     std::vector<double> ttft, itl, e2e, queue, prompt_tokens, generation_tokens;

@@ -1,5 +1,6 @@
 #include "runner/model_runner.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace pagoda::runner {
@@ -14,6 +15,18 @@ std::vector<int32_t> ToInts(const std::vector<core::BlockId>& ids) {
 }
 
 }  // namespace
+
+core::SampleLogprobs ToLogprobs(const sample::SampleResult& r) {
+  core::SampleLogprobs lp;
+  lp.token_ids.push_back(r.token);
+  lp.logprobs.push_back(r.logprob);
+  for (const auto& t : r.top) {
+    lp.token_ids.push_back(t.token);
+    lp.logprobs.push_back(t.logprob);
+  }
+  lp.sampled_token_rank = r.rank;
+  return lp;
+}
 
 ModelRunner::ModelRunner(model::Model& model, const RunnerConfig& config, ThreadPool& pool)
     : model_(model), config_(config), pool_(pool) {
@@ -36,6 +49,10 @@ Result<core::ModelRunnerOutput> ModelRunner::Execute(const core::SchedulerOutput
     s.num_computed_tokens = r.num_computed_tokens;
     s.params = std::static_pointer_cast<const sample::SamplingParams>(r.sampling_params);
     s.request_seed = r.request_id.value * 0x9E3779B97F4A7C15ull;
+    if (auto it = pending_sample_index_.find(r.request_id); it != pending_sample_index_.end()) {
+      s.sample_index = it->second;
+      pending_sample_index_.erase(it);
+    }
     states_[r.request_id] = std::move(s);
   }
   for (const core::CachedRequestData& d : out.scheduled_cached_reqs) {
@@ -80,33 +97,77 @@ Result<core::ModelRunnerOutput> ModelRunner::Execute(const core::SchedulerOutput
   PAGODA_RETURN_IF_ERROR(model_.Forward(pool_, batch, *kv_, logits_.data()));
   last_forward_s_ = std::chrono::duration<double>(Clock::now() - tf).count();
 
-  std::vector<sample::SamplingRow> rows(sampling_states.size());
-  for (size_t i = 0; i < rows.size(); ++i) {
+  // One sampling row per request, plus the extra child draws of a fan-out.
+  std::vector<sample::SamplingRow> rows;
+  std::vector<int> row_owner;  // index into sampling_states
+  std::vector<float> fan_logits;
+  std::vector<std::pair<size_t, int>> fan_rows;  // (owner, n_total) for owners that fan out
+  rows.reserve(sampling_states.size());
+  for (size_t i = 0; i < sampling_states.size(); ++i) {
     const CachedState& s = *sampling_states[i];
-    rows[i].params = s.params.get();
-    rows[i].prompt_ids = std::span<const int32_t>(s.tokens).first(s.num_prompt_tokens);
-    rows[i].output_ids = std::span<const int32_t>(s.tokens).subspan(s.num_prompt_tokens);
-    rows[i].eos_ids = config_.eos_token_ids;
-    rows[i].request_seed = s.request_seed;
+    sample::SamplingRow row;
+    row.params = s.params.get();
+    row.prompt_ids = std::span<const int32_t>(s.tokens).first(s.num_prompt_tokens);
+    row.output_ids = std::span<const int32_t>(s.tokens).subspan(s.num_prompt_tokens);
+    row.eos_ids = config_.eos_token_ids;
+    row.request_seed = s.request_seed;
+    row.sample_index = s.sample_index;
+    rows.push_back(row);
+    row_owner.push_back(static_cast<int>(i));
+    const int n_total = s.params ? std::max(s.params->n, s.params->best_of.value_or(1)) : 1;
+    if (n_total > 1 && row.output_ids.empty()) fan_rows.emplace_back(i, n_total);
   }
-  std::vector<sample::SampleResult> samples = sampler_.Sample(logits_.data(), V, rows);
+  // Fan-out rows sample from copies of the same logits (the sampler edits rows in place).
+  size_t extra = 0;
+  for (const auto& [owner, n_total] : fan_rows) extra += n_total - 1;
+  if (extra > 0) {
+    const size_t base = rows.size();
+    std::vector<float> all(logits_.begin(), logits_.end());
+    all.resize((base + extra) * V);
+    size_t next = base;
+    for (const auto& [owner, n_total] : fan_rows) {
+      for (int c = 1; c < n_total; ++c, ++next) {
+        std::copy(logits_.begin() + owner * V, logits_.begin() + (owner + 1) * V, all.begin() + next * V);
+        sample::SamplingRow row = rows[owner];
+        row.sample_index = static_cast<uint32_t>(c);
+        rows.push_back(row);
+        row_owner.push_back(static_cast<int>(owner));
+      }
+    }
+    logits_.swap(all);
+  }
+  std::vector<sample::SampleResult> all_samples = sampler_.Sample(logits_.data(), V, rows);
+  std::vector<sample::SampleResult> samples(all_samples.begin(), all_samples.begin() + sampling_states.size());
+  if (extra > 0) {
+    size_t next = sampling_states.size();
+    for (const auto& [owner, n_total] : fan_rows) {
+      Fanout f;
+      f.request_id = sampling_ids[owner];
+      f.draws.push_back(all_samples[owner]);
+      for (int c = 1; c < n_total; ++c) f.draws.push_back(all_samples[next++]);
+      // The request keeps the first draw that does not stop it, so it can be forked.
+      const sample::SamplingParams* p = rows[owner].params;
+      auto stops = [&](int32_t t) {
+        if (std::find(p->stop_token_ids.begin(), p->stop_token_ids.end(), t) != p->stop_token_ids.end()) return true;
+        return !p->ignore_eos && std::find(config_.eos_token_ids.begin(), config_.eos_token_ids.end(), t) != config_.eos_token_ids.end();
+      };
+      for (int c = 0; c < n_total; ++c) {
+        if (!stops(f.draws[c].token)) {
+          f.parent_index = c;
+          break;
+        }
+      }
+      samples[owner] = f.draws[f.parent_index];
+      fanouts_.push_back(std::move(f));
+    }
+  }
   result.samples.resize(samples.size());
   for (size_t i = 0; i < samples.size(); ++i) {
     core::RequestSample& rs = result.samples[i];
     rs.request_id = sampling_ids[i];
     rs.sampled_token_ids.push_back(samples[i].token);
     const sample::SamplingParams* p = rows[i].params;
-    if (p && p->logprobs) {
-      core::SampleLogprobs lp;
-      lp.token_ids.push_back(samples[i].token);
-      lp.logprobs.push_back(samples[i].logprob);
-      for (const auto& t : samples[i].top) {
-        lp.token_ids.push_back(t.token);
-        lp.logprobs.push_back(t.logprob);
-      }
-      lp.sampled_token_rank = samples[i].rank;
-      rs.logprobs.push_back(std::move(lp));
-    }
+    if (p && p->logprobs) rs.logprobs.push_back(ToLogprobs(samples[i]));
   }
   last_step_s_ = std::chrono::duration<double>(Clock::now() - t0).count();
   return result;

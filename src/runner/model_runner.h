@@ -25,6 +25,9 @@ struct RunnerConfig {
   std::vector<int32_t> eos_token_ids;  // for min_tokens
 };
 
+// The sampled token first, then the top candidates (vLLM's logprobs layout).
+core::SampleLogprobs ToLogprobs(const sample::SampleResult& r);
+
 class ModelRunner {
  public:
   ModelRunner(model::Model& model, const RunnerConfig& config, ThreadPool& pool);
@@ -32,6 +35,19 @@ class ModelRunner {
   // Runs one step. An error is an internal failure of the step (a broken
   // contract); user input problems are caught before requests reach the core.
   Result<core::ModelRunnerOutput> Execute(const core::SchedulerOutput& out);
+
+  // n > 1 / best_of: at a request's first sample the runner draws one token per
+  // child stream from the same logits. The request itself carries draw
+  // `parent_index` (the first that does not end it, so that it lives to be
+  // forked); the engine forks the others from it.
+  struct Fanout {
+    core::RequestId request_id;
+    std::vector<sample::SampleResult> draws;  // one per child stream, index = sample_index
+    int parent_index = 0;
+  };
+  std::vector<Fanout> TakeFanouts() { return std::move(fanouts_); }
+  // The random stream a forked child continues with (call before it is scheduled).
+  void SetSampleIndex(core::RequestId id, uint32_t index) { pending_sample_index_[id] = index; }
 
   int num_cached_requests() const { return static_cast<int>(states_.size()); }
   const backend::KvCache& kv_cache() const { return *kv_; }
@@ -46,6 +62,7 @@ class ModelRunner {
     int num_computed_tokens = 0;
     std::shared_ptr<const sample::SamplingParams> params;  // null = greedy
     uint64_t request_seed = 0;
+    uint32_t sample_index = 0;
   };
 
   model::Model& model_;
@@ -54,6 +71,8 @@ class ModelRunner {
   std::unique_ptr<backend::KvCache> kv_;
   std::unordered_map<core::RequestId, CachedState> states_;
   sample::Sampler sampler_;
+  std::vector<Fanout> fanouts_;
+  std::unordered_map<core::RequestId, uint32_t> pending_sample_index_;
   std::vector<float> logits_;
   double last_forward_s_ = 0, last_step_s_ = 0;
 };

@@ -223,3 +223,147 @@ TEST(EngineTest, StopStringsAndStreamedTextJoinToDecode) {
 
 }  // namespace
 }  // namespace pagoda::engine
+
+namespace pagoda::engine {
+namespace {
+
+struct Choice {
+  std::vector<int32_t> ids;
+  std::string text;
+  double cumulative_logprob = 0;
+  std::optional<core::FinishReason> reason;
+};
+
+std::vector<Choice> CollectChoices(RequestHandle& h, int n) {
+  std::vector<Choice> out(n);
+  RequestOutput o;
+  while (h.Next(&o)) {
+    EXPECT_TRUE(o.error.ok()) << o.error.ToString();
+    EXPECT_GE(o.index, 0);
+    EXPECT_LT(o.index, n);
+    if (o.index < 0 || o.index >= n) continue;
+    Choice& c = out[o.index];
+    c.ids.insert(c.ids.end(), o.token_ids.begin(), o.token_ids.end());
+    c.text += o.text;
+    c.cumulative_logprob = o.cumulative_logprob;
+    if (o.finished) c.reason = o.finish_reason;
+  }
+  return out;
+}
+
+sample::SamplingParams Sampled(int n, uint64_t seed, int max_tokens) {
+  sample::SamplingParams p;
+  p.n = n;
+  p.temperature = 1.0;
+  p.seed = seed;
+  p.max_tokens = max_tokens;
+  p.ignore_eos = true;
+  return p;
+}
+
+std::unique_ptr<Engine> MakeStoriesEngine(bool prefix_caching = true) {
+  EngineConfig cfg;
+  cfg.model = kStories;
+  cfg.threads = 2;
+  cfg.max_model_len = 512;
+  cfg.enable_prefix_caching = prefix_caching;
+  auto e = Engine::Create(cfg);
+  EXPECT_TRUE(e.ok()) << e.status().ToString();
+  return e.ok() ? std::move(*e) : nullptr;
+}
+
+std::vector<int32_t> LongPrompt(size_t n) {
+  std::vector<int32_t> p(n);
+  for (size_t i = 0; i < n; ++i) p[i] = static_cast<int32_t>(3 + (i * 13) % 500);
+  return p;
+}
+
+TEST(ParallelSamplingTest, ForkedChoicesAreSeededStreamsAndShareThePrompt) {
+  auto eng = MakeStoriesEngine();
+  ASSERT_NE(eng, nullptr);
+  const auto prompt = LongPrompt(200);
+  auto h = eng->AddRequest(prompt, Sampled(4, 1234, 24));
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  auto choices = CollectChoices(**h, 4);
+  for (const auto& c : choices) {
+    EXPECT_EQ(c.ids.size(), 24u);
+    EXPECT_EQ(c.reason, core::FinishReason::kLength);
+  }
+  // Four independent streams: not all the same.
+  EXPECT_FALSE(choices[0].ids == choices[1].ids && choices[1].ids == choices[2].ids && choices[2].ids == choices[3].ids);
+  const int peak_shared = eng->Stats().kv_blocks_in_use_peak;
+  EXPECT_EQ(eng->Stats().kv_blocks_in_use, 0);
+
+  // Same seed again, now beside other traffic: the same four sequences.
+  std::vector<std::unique_ptr<RequestHandle>> noise;
+  for (int i = 0; i < 6; ++i) noise.push_back(eng->AddRequest(LongPrompt(37 + i), Sampled(1, 99 + i, 30)).value());
+  auto h2 = eng->AddRequest(prompt, Sampled(4, 1234, 24));
+  ASSERT_TRUE(h2.ok());
+  auto again = CollectChoices(**h2, 4);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(again[i].ids, choices[i].ids) << "choice " << i;
+  for (auto& n : noise) CollectChoices(*n, 1);
+
+  // Child i of an n = 4 request draws like choice i: choice 0 of n = 1 with the same seed is choice 0.
+  auto h3 = eng->AddRequest(prompt, Sampled(1, 1234, 24));
+  EXPECT_EQ(CollectChoices(**h3, 1)[0].ids, choices[0].ids);
+
+  // Memory: four separate requests without prefix sharing hold about 4x the prompt's blocks.
+  auto plain = MakeStoriesEngine(false);
+  std::vector<std::unique_ptr<RequestHandle>> sep;
+  for (int i = 0; i < 4; ++i) sep.push_back(plain->AddRequest(prompt, Sampled(1, 1234 + i, 24)).value());
+  for (auto& s : sep) CollectChoices(*s, 1);
+  const int peak_separate = plain->Stats().kv_blocks_in_use_peak;
+  std::printf("[ n=4 ] peak KV blocks: forked %d, separate %d (saving %.1f%%)\n", peak_shared, peak_separate,
+              100.0 * (peak_separate - peak_shared) / peak_separate);
+  EXPECT_LT(peak_shared * 2, peak_separate);
+}
+
+TEST(ParallelSamplingTest, BestOfReturnsTheHighestCumulativeLogprob) {
+  auto eng = MakeStoriesEngine();
+  ASSERT_NE(eng, nullptr);
+  const auto prompt = LongPrompt(20);
+  // The three candidates, with their cumulative logprobs.
+  auto all_params = Sampled(3, 7, 12);
+  all_params.logprobs = 0;
+  auto h = eng->AddRequest(prompt, all_params);
+  auto all = CollectChoices(**h, 3);
+  int best = 0;
+  for (int i = 1; i < 3; ++i)
+    if (all[i].cumulative_logprob > all[best].cumulative_logprob) best = i;
+  auto bo = Sampled(1, 7, 12);
+  bo.best_of = 3;
+  auto h2 = eng->AddRequest(prompt, bo);
+  ASSERT_TRUE(h2.ok()) << h2.status().ToString();
+  RequestOutput o;
+  std::vector<RequestOutput> outs;
+  while ((*h2)->Next(&o)) outs.push_back(o);
+  ASSERT_EQ(outs.size(), 1u);
+  EXPECT_EQ(outs[0].index, 0);
+  EXPECT_EQ(outs[0].token_ids, all[best].ids);
+  EXPECT_TRUE(outs[0].logprobs.empty()) << "logprobs were not asked for";
+  EXPECT_NEAR(outs[0].cumulative_logprob, all[best].cumulative_logprob, 1e-4);
+  EXPECT_EQ(eng->Stats().kv_blocks_in_use, 0);
+}
+
+TEST(ParallelSamplingTest, OneTokenChoicesAndAbortOfAGroup) {
+  auto eng = MakeStoriesEngine();
+  ASSERT_NE(eng, nullptr);
+  auto h = eng->AddRequest({1, 5, 9}, Sampled(3, 5, 1));
+  auto c = CollectChoices(**h, 3);
+  for (const auto& x : c) {
+    EXPECT_EQ(x.ids.size(), 1u);
+    EXPECT_EQ(x.reason, core::FinishReason::kLength);
+  }
+  auto h2 = eng->AddRequest(LongPrompt(50), Sampled(4, 5, 400));
+  RequestOutput o;
+  int seen = 0;
+  while (seen < 8 && (*h2)->Next(&o)) ++seen;
+  (*h2)->Abort();
+  auto rest = CollectChoices(**h2, 4);
+  for (const auto& x : rest) EXPECT_EQ(x.reason, core::FinishReason::kAbort);
+  EXPECT_EQ(eng->Stats().kv_blocks_in_use, 0);
+  EXPECT_EQ(eng->Stats().num_running, 0);
+}
+
+}  // namespace
+}  // namespace pagoda::engine
