@@ -68,6 +68,8 @@ struct StatCase {
   size_t vocab;
 };
 
+void PrintTo(const StatCase& c, std::ostream* os) { *os << c.name; }
+
 class SamplingDistribution : public ::testing::TestWithParam<StatCase> {};
 
 // N draws of one row: seeds 0..N-1 at output position 0 (every row of the batch
