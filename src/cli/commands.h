@@ -9,5 +9,6 @@ void AddGenerateCommand(CLI::App& app);
 void AddInspectCommand(CLI::App& app);
 void AddTokenizeCommand(CLI::App& app);
 void AddServeCommand(CLI::App& app);
+void AddBenchCommand(CLI::App& app);
 
 }  // namespace pagoda::cli

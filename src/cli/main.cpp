@@ -9,6 +9,7 @@ int main(int argc, char** argv) {
   pagoda::cli::AddInspectCommand(app);
   pagoda::cli::AddTokenizeCommand(app);
   pagoda::cli::AddServeCommand(app);
+  pagoda::cli::AddBenchCommand(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

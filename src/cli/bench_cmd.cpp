@@ -1,0 +1,140 @@
+// pagoda bench: roofline | latency | throughput | serve | tokenizer. Benchmarks
+// print figures; nothing here asserts a timing. This file registers the group
+// and holds `bench roofline`; the others live in bench_<name>.cpp.
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+
+#include "cli/bench_commands.h"
+#include "cli/bench_roofline.h"
+#include "cli/commands.h"
+#include "common/cpu_features.h"
+#include "common/thread_pool.h"
+#include "loader/weights.h"
+#include "model/model.h"
+
+namespace pagoda::cli {
+
+using nlohmann::json;
+
+int BenchFail(const Status& s) {
+  std::fprintf(stderr, "error: %s\n", s.message().c_str());
+  return 1;
+}
+
+Status WriteJsonFile(const std::string& path, const json& j) {
+  std::ofstream out(path);
+  if (!out) return InvalidArgument(path + ": cannot write");
+  out << j.dump(2) << "\n";
+  if (!out) return DataLoss(path + ": write failed");
+  return Status::Ok();
+}
+
+loader::DType ModelWeightDType(const model::Model& m) {
+  const auto& layers = m.weights().layers;
+  return layers.empty() ? m.weights().embed.dtype : layers[0].q.dtype;
+}
+
+const char* FormatName(loader::DType t) {
+  switch (t) {
+    case loader::DType::kF32: return "fp32";
+    case loader::DType::kBF16: return "bf16";
+    case loader::DType::kF16: return "fp16";
+    default: return loader::DTypeName(t);
+  }
+}
+
+namespace {
+
+struct RooflineOptions {
+  std::string model;
+  int threads = 0;
+  int64_t bandwidth_mib = 512;
+  double min_seconds = 1.0;
+  std::string json_path;
+};
+
+int RunRoofline(const RooflineOptions& o) {
+  ThreadPool pool(o.threads);
+  std::printf("machine: %d threads; cpu [%s]; matmul kernel %s\n", pool.num_threads(), GetCpuFeatures().ToString().c_str(),
+              backend::MatMulKernelName());
+  const double bw = MeasureReadBandwidthGBs(pool, static_cast<size_t>(o.bandwidth_mib) << 20, o.min_seconds);
+  std::printf("read bandwidth: %.2f GB/s (best pass over a %lld MiB buffer, %d threads)\n", bw, static_cast<long long>(o.bandwidth_mib),
+              pool.num_threads());
+  json j = {{"threads", pool.num_threads()}, {"read_bandwidth_gbs", bw}, {"matmul_kernel", backend::MatMulKernelName()}};
+  std::printf("peak matmul (m=128, n=k=1024, in cache, %d threads):\n", pool.num_threads());
+  json peaks = json::object();
+  for (loader::DType t : {loader::DType::kF32, loader::DType::kBF16, loader::DType::kF16}) {
+    const double g = MeasureMatMulGflops(pool, t, o.min_seconds);
+    std::printf("  %-5s %8.1f GFLOP/s  backend::MatMul (%s FMA, float32 accumulation)\n", FormatName(t), g, backend::MatMulKernelName());
+    peaks[FormatName(t)] = {{"gflops", g}, {"kernel", std::string("backend::MatMul ") + backend::MatMulKernelName()}};
+  }
+  const double int8 = MeasureInt8Gops(pool, o.min_seconds);
+  if (int8 < 0) return BenchFail(Internal("the int8 loop disagrees with its scalar check"));
+  std::printf("  %-5s %8.1f GOP/s    own %s loop (u8 x s8 -> s32 vpdpbusd; backend::MatMul has no int8 path)\n", "int8", int8,
+              Int8KernelName());
+  peaks["int8"] = {{"gops", int8}, {"kernel", std::string("own ") + Int8KernelName() + " loop"}};
+  j["peak"] = peaks;
+
+  if (!o.model.empty()) {
+    auto files = loader::ModelFiles::Open(o.model);
+    if (!files.ok()) return BenchFail(files.status());
+    auto m = model::Model::Load(**files);
+    if (!m.ok()) return BenchFail(m.status());
+    const model::Model& model = **m;
+    const loader::DType wt = ModelWeightDType(model);
+    const std::string fmt = FormatName(wt);
+    double peak = 0;
+    if (peaks.contains(fmt)) peak = peaks[fmt]["gflops"].get<double>();
+    std::string peak_from = fmt;
+    if (peak == 0) {
+      peak = peaks["fp32"]["gflops"].get<double>();
+      peak_from = "fp32 (no measured peak for " + fmt + ")";
+    }
+    const double wb = static_cast<double>(model.weight_bytes());
+    const double params = static_cast<double>(model.num_parameters());
+    const double decode = bw * 1e9 / wb;
+    const double prefill = peak * 1e9 / (2 * params);
+    std::printf("model %s (%s on file): %.1f M parameters, %.1f MiB of %s weights in memory after load\n", o.model.c_str(),
+                (*files)->format().c_str(), params / 1e6, wb / 1048576.0, fmt.c_str());
+    std::printf("  decode  at batch 1 <= %.2f GB/s / %.1f MB per token = %.1f tokens/s\n", bw, wb / 1e6, decode);
+    std::printf("  prefill            <= %.1f GFLOP/s (%s) / (2 x %.1f M) = %.1f tokens/s\n", peak, peak_from.c_str(), params / 1e6, prefill);
+    j["model"] = {{"path", o.model},          {"parameters", model.num_parameters()}, {"weight_bytes", model.weight_bytes()},
+                  {"weight_format", fmt},     {"decode_tokens_per_s_batch1_limit", decode},
+                  {"prefill_tokens_per_s_limit", prefill}, {"prefill_peak_from", peak_from}};
+  }
+  if (!o.json_path.empty()) {
+    Status s = WriteJsonFile(o.json_path, j);
+    if (!s.ok()) return BenchFail(s);
+  }
+  return 0;
+}
+
+}  // namespace
+
+void AddBenchRooflineCommand(CLI::App* bench) {
+  auto o = std::make_shared<RooflineOptions>();
+  CLI::App* cmd = bench->add_subcommand("roofline", "Measure read bandwidth and peak matmul throughput; print the limits they imply for --model");
+  cmd->add_option("--model", o->model, "Model directory or .gguf (optional): print its decode and prefill limits");
+  cmd->add_option("--threads", o->threads, "Threads (0 = all cores)");
+  cmd->add_option("--bandwidth-mib", o->bandwidth_mib, "Buffer for the bandwidth test, MiB")->check(CLI::Range(1, 1 << 16));
+  cmd->add_option("--min-seconds", o->min_seconds, "Time spent on each measurement")->check(CLI::Range(0.0, 60.0));
+  cmd->add_option("--json", o->json_path, "Write the figures to this JSON file");
+  cmd->callback([o] {
+    int rc = RunRoofline(*o);
+    if (rc != 0) throw CLI::RuntimeError(rc);
+  });
+}
+
+void AddBenchCommand(CLI::App& app) {
+  CLI::App* bench = app.add_subcommand("bench", "Benchmarks: roofline | latency | throughput | serve | tokenizer");
+  bench->require_subcommand(1);
+  AddBenchRooflineCommand(bench);
+  AddBenchLatencyCommand(bench);
+  AddBenchThroughputCommand(bench);
+  AddBenchServeCommand(bench);
+  AddBenchTokenizerCommand(bench);
+}
+
+}  // namespace pagoda::cli

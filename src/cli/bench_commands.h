@@ -1,0 +1,40 @@
+#pragma once
+// The `pagoda bench` subcommands (one file each) and what they share.
+
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+#include "loader/dtype.h"
+
+namespace pagoda::model {
+class Model;
+}
+namespace pagoda::tokenizer {
+class Tokenizer;
+}
+
+namespace pagoda::cli {
+
+void AddBenchRooflineCommand(CLI::App* bench);
+void AddBenchLatencyCommand(CLI::App* bench);
+void AddBenchThroughputCommand(CLI::App* bench);
+void AddBenchServeCommand(CLI::App* bench);
+void AddBenchTokenizerCommand(CLI::App* bench);
+
+int BenchFail(const Status& s);
+Status WriteJsonFile(const std::string& path, const nlohmann::json& j);
+
+// The format the model's layer matrices are stored in after load, as a
+// roofline row name ("fp32", "bf16", "fp16", or the loader's name).
+loader::DType ModelWeightDType(const model::Model& m);
+const char* FormatName(loader::DType t);
+
+// A tokenizer from a tokenizer.json file, a directory holding one, a .gguf file's
+// vocabulary, or a directory holding exactly one .gguf.
+Result<std::unique_ptr<tokenizer::Tokenizer>> LoadBenchTokenizer(const std::string& path);
+
+}  // namespace pagoda::cli

@@ -1,0 +1,33 @@
+#pragma once
+// Machine limits for `pagoda bench roofline` and `bench latency`: read
+// bandwidth over all threads, peak matmul throughput per weight format with the
+// kernels' own instruction set, and an int8 dot-product loop of our own
+// (AVX512-VNNI vpdpbusd) because backend::MatMul has no int8 path yet.
+// Called from one thread (it drives the pool).
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "common/thread_pool.h"
+#include "loader/dtype.h"
+
+namespace pagoda::cli {
+
+// Best single pass (GB/s, 1e9 bytes) of all threads summing a buffer of `bytes`
+// (make it several times the last-level cache), over at least min_seconds.
+double MeasureReadBandwidthGBs(ThreadPool& pool, size_t bytes, double min_seconds);
+
+// Best GFLOP/s (2 m n k per call) of backend::MatMul with F32, BF16 or F16
+// weights on an in-cache problem (m = 128, n = k = 1024), over min_seconds.
+double MeasureMatMulGflops(ThreadPool& pool, loader::DType weights, double min_seconds);
+
+// The int8 loop: y[m, n] = x[m, k] (u8) . w[n, k]^T (s8) into int32, 4x4 tiles,
+// 64 multiply-adds per vpdpbusd. Names the instruction set used.
+const char* Int8KernelName();  // "avx512-vnni" or "scalar"
+void Int8MatMul(ThreadPool& pool, const uint8_t* x, int64_t m, const int8_t* w, int64_t n, int64_t k, int32_t* y);
+// Best GOP/s (2 m n k) of Int8MatMul; k a multiple of 64. Fails (returns < 0)
+// if the vector loop disagrees with a scalar check.
+double MeasureInt8Gops(ThreadPool& pool, double min_seconds);
+
+}  // namespace pagoda::cli
