@@ -9,6 +9,7 @@
 #include "common/logging.h"
 #include "common/thread_pool.h"
 #include "core/scheduler.h"
+#include "engine/beam_search.h"
 #include "engine/output_processor.h"
 #include "loader/weights.h"
 #include "model/model.h"
@@ -53,6 +54,7 @@ struct RequestHandle::Inbox {
     int n = 1;                 // choices returned
     int n_total = 1;           // sequences generated (best_of)
     bool strip_logprobs = false;  // logprobs computed for best_of only
+    bool beam_search = false;
   };
   std::mutex mu;
   std::condition_variable cv;
@@ -128,6 +130,12 @@ struct Engine::Impl {
     int remaining = 1;                   // choices not finished
     std::vector<uint64_t> members;       // core request ids
     std::vector<RequestOutput> buffered; // best_of: whole choices, ranked at the end
+    // Beam search: the running beams' core requests, in BeamSearch::running() order,
+    // and the candidates each has reported this step.
+    std::unique_ptr<BeamSearch> beam;
+    std::vector<uint64_t> beam_ids;
+    std::unordered_map<uint64_t, std::vector<BeamCandidate>> beam_pending;
+    int num_prompt_tokens = 0;
   };
   struct Live {
     std::shared_ptr<Group> group;
@@ -192,6 +200,14 @@ struct Engine::Impl {
       g->strip_logprobs = a.strip_logprobs;
       g->remaining = a.n_total;
       g->members.push_back(id);
+      g->num_prompt_tokens = a.request->num_prompt_tokens();
+      if (a.beam_search) {
+        const auto& p = *a.params;
+        g->beam = std::make_unique<BeamSearch>(a.n_total, p.max_tokens.value_or(max_model_len) - 1, p.length_penalty, p.early_stopping,
+                                               eos_ids);
+        g->beam_ids.push_back(id);
+        g->remaining = 1;
+      }
       Live l;
       l.group = g;
       l.stream = std::make_unique<RequestStream>(tok.get(), a.params, a.request->num_prompt_tokens(), a.detokenize);
@@ -206,7 +222,16 @@ struct Engine::Impl {
     for (uint64_t gid : aborts) {
       auto it = groups.find(gid);
       if (it == groups.end()) continue;
-      for (uint64_t m : it->second->members) (void)scheduler->AbortRequest(core::RequestId(m));
+      std::shared_ptr<Group> g = it->second;
+      for (uint64_t m : g->members) (void)scheduler->AbortRequest(core::RequestId(m));
+      if (g->beam) {  // beams report nothing once aborted: close the group here
+        for (uint64_t m : g->members) live.erase(m);
+        RequestOutput o;
+        o.finished = true;
+        o.finish_reason = core::FinishReason::kAbort;
+        Push(*g, std::move(o), true);
+        groups.erase(it);
+      }
     }
   }
 
@@ -266,17 +291,101 @@ struct Engine::Impl {
     }
   }
 
+  void EndBeamGroup(Group& g, const Status& error) {
+    for (uint64_t id : g.beam_ids) {
+      (void)scheduler->AbortRequest(core::RequestId(id));
+      live.erase(id);
+    }
+    UpdateStats(0, 0);  // the freed beams show before the client sees the result
+    if (!error.ok()) {
+      CloseWithError(g, error);
+    } else {
+      const auto& hyps = g.beam->finished();
+      const int n = std::min<int>(g.n, static_cast<int>(hyps.size()));
+      for (int i = 0; i < n; ++i) {
+        RequestOutput o;
+        o.index = i;
+        o.token_ids = hyps[i].tokens;
+        if (g.detokenize && tok) o.text = tok->Decode(hyps[i].tokens, g.params->skip_special_tokens);
+        o.finished = true;
+        o.finish_reason = hyps[i].ended_by_eos ? core::FinishReason::kStop : core::FinishReason::kLength;
+        if (hyps[i].ended_by_eos) o.stop_token_id = hyps[i].tokens.back();
+        o.cumulative_logprob = hyps[i].score;
+        o.num_prompt_tokens = g.num_prompt_tokens;
+        o.num_output_tokens = static_cast<int>(hyps[i].tokens.size());
+        Push(g, std::move(o), i + 1 == n);
+      }
+      if (n == 0) CloseWithError(g, Internal("beam search produced no hypothesis"));
+    }
+    g.beam_ids.clear();
+    groups.erase(g.members.front());
+  }
+
+  // A beam's step output: its top candidates. When every running beam of the group
+  // has reported, advance the search, fork the survivors and drop the old beams.
+  void HandleBeamReport(const core::CoreRequestOutput& o) {
+    auto it = live.find(o.request_id.value);
+    if (it == live.end()) return;
+    std::shared_ptr<Group> g = it->second.group;
+    if (o.finish_reason == core::FinishReason::kAbort) return;  // our own abort of an old beam, or the client's
+    if (o.new_logprobs.empty() || g->beam_pending.count(o.request_id.value)) {
+      EndBeamGroup(*g, Internal("beam search lost step with its beams (a beam was preempted or stopped); retry with more KV cache"));
+      return;
+    }
+    std::vector<BeamCandidate> cands;
+    const core::SampleLogprobs& lp = o.new_logprobs[0];
+    for (size_t i = 1; i < lp.token_ids.size(); ++i) cands.push_back({lp.token_ids[i], lp.logprobs[i]});
+    g->beam_pending[o.request_id.value] = std::move(cands);
+    if (g->beam_pending.size() < g->beam_ids.size()) return;
+    std::vector<std::vector<BeamCandidate>> top;
+    for (uint64_t id : g->beam_ids) top.push_back(std::move(g->beam_pending[id]));
+    g->beam_pending.clear();
+    BeamSearch::Step step = g->beam->Advance(top);
+    if (step.done) {
+      EndBeamGroup(*g, Status::Ok());
+      return;
+    }
+    std::vector<uint64_t> next;
+    for (size_t i = 0; i < step.parent.size(); ++i) {
+      const uint64_t child = next_id.fetch_add(1);
+      Status st = scheduler->ForkRequest(core::RequestId(g->beam_ids[step.parent[i]]), core::RequestId(child), step.token[i]);
+      if (!st.ok()) {
+        for (uint64_t c : next) {
+          (void)scheduler->AbortRequest(core::RequestId(c));
+          live.erase(c);
+        }
+        EndBeamGroup(*g, st.WithContext("beam search"));
+        return;
+      }
+      Live l;
+      l.group = g;
+      live.emplace(child, std::move(l));
+      g->members.push_back(child);
+      next.push_back(child);
+    }
+    for (uint64_t old : g->beam_ids) {
+      (void)scheduler->AbortRequest(core::RequestId(old));
+      live.erase(old);
+    }
+    g->beam_ids = std::move(next);
+  }
+
   // Processes the step's outputs; stop-string hits are aborted in the core (freeing
   // their blocks) and the stats refreshed before any client sees a final output.
   void Deliver(const core::CoreOutputs& outs, double busy, double forward) {
     const double now = Now();
     std::vector<std::pair<uint64_t, RequestOutput>> ready;
+    std::vector<const core::CoreRequestOutput*> beam_reports;
     for (const core::CoreRequestOutput& o : outs.outputs) {
       auto it = live.find(o.request_id.value);
       if (it == live.end()) continue;
       Live& l = it->second;
       if (l.stopped_by_string) {  // the abort that follows a stop string: already final
         live.erase(it);
+        continue;
+      }
+      if (l.group->beam) {
+        beam_reports.push_back(&o);
         continue;
       }
       bool stop_hit = false;
@@ -310,6 +419,7 @@ struct Engine::Impl {
       }
       ready.emplace_back(o.request_id.value, std::move(r));
     }
+    for (const core::CoreRequestOutput* o : beam_reports) HandleBeamReport(*o);
     UpdateStats(busy, forward);
     for (auto& [id, r] : ready) {
       auto it = live.find(id);
@@ -514,7 +624,6 @@ Result<std::unique_ptr<RequestHandle>> Engine::AddRequest(std::vector<int32_t> p
     return InvalidArgument("prompt has " + std::to_string(prompt_ids.size()) + " tokens, but max_model_len is " +
                            std::to_string(im.max_model_len) + " (prompt plus at least one output token must fit)");
   PAGODA_RETURN_IF_ERROR(params.Validate(mc.vocab_size));
-  if (params.use_beam_search) return Unimplemented("use_beam_search is not supported yet");
   if (params.prompt_logprobs) return Unimplemented("prompt_logprobs is not supported yet");
   if (params.max_tokens && static_cast<int>(prompt_ids.size()) + *params.max_tokens > im.max_model_len) {
     // vLLM caps at max_model_len rather than refusing; the core does the same.
@@ -531,7 +640,24 @@ Result<std::unique_ptr<RequestHandle>> Engine::AddRequest(std::vector<int32_t> p
   const int n_total = std::max(params.n, params.best_of.value_or(params.n));
   sample::SamplingParams run = params;
   bool strip = false;
-  if (n_total > params.n && !run.logprobs) {  // best_of ranks by cumulative logprob
+  if (params.use_beam_search) {
+    // Each beam decodes greedily and reports its top candidates; the engine
+    // owns eos and length (HF semantics), so the core must not stop a beam.
+    if (params.max_tokens.value_or(0) < 1) return InvalidArgument("use_beam_search needs max_tokens");
+    const int keep = std::max(2, 1 + static_cast<int>(im.eos_ids.size())) * n_total;
+    run.temperature = 0;
+    run.logprobs = keep;
+    run.ignore_eos = true;
+    run.stop.clear();
+    run.stop_token_ids.clear();
+    run.max_tokens = *params.max_tokens + 1;
+    run.n = 1;
+    run.best_of.reset();
+    rp.max_tokens = run.max_tokens;
+    rp.ignore_eos = true;
+    rp.stop_token_ids.clear();
+    rp.min_tokens = 0;
+  } else if (n_total > params.n && !run.logprobs) {  // best_of ranks by cumulative logprob
     run.logprobs = 0;
     strip = true;
   }
@@ -549,6 +675,7 @@ Result<std::unique_ptr<RequestHandle>> Engine::AddRequest(std::vector<int32_t> p
     add.n = params.n;
     add.n_total = n_total;
     add.strip_logprobs = strip;
+    add.beam_search = params.use_beam_search;
     im.inbox->adds.push_back(std::move(add));
   }
   im.inbox->cv.notify_one();
