@@ -6,6 +6,7 @@
 
 #include "backend/cpu/attention.h"
 #include "backend/cpu/ops.h"
+#include "backend/cpu/repack.h"
 #include "model/arch_spec.h"
 
 namespace pagoda::model {
@@ -45,26 +46,27 @@ class WeightReader {
     return t;
   }
 
-  // A [rows, cols] matrix: a view of the file when it can be, else converted.
+  // A [rows, cols] matrix: a view of the file when it can be, else a copy with
+  // the rows un-permuted. GGUF block formats stay quantized (the kernels decode
+  // them in registers); rows are whole runs of blocks, so permuting copies them.
   Result<Matrix> Mat(const std::string& name, int64_t rows, int64_t cols) {
     PAGODA_ASSIGN_OR_RETURN(const TensorView* t, Get(name, {rows, cols}));
     Matrix m;
     m.rows = rows;
     m.cols = cols;
+    m.dtype = t->dtype;
     const bool plain = t->dtype == DType::kF32 || t->dtype == DType::kBF16 || t->dtype == DType::kF16;
-    const size_t elem = t->dtype == DType::kF32 ? 4 : 2;
-    if (plain && t->unpermute_heads == 0 && reinterpret_cast<uintptr_t>(t->data) % elem == 0) {
-      m.dtype = t->dtype;
+    const size_t align = plain ? m.ElemBytes() : 1;
+    if (cols % loader::BlockElems(t->dtype) != 0)
+      return InvalidArgument("tensor '" + name + "' in " + t->file + ": " + std::to_string(cols) + " columns is not a multiple of the " +
+                             loader::DTypeName(t->dtype) + " block size");
+    if (t->unpermute_heads == 0 && reinterpret_cast<uintptr_t>(t->data) % align == 0) {
       m.data = t->data;
       bytes_ += t->nbytes;
       return m;
     }
-    // Quantized (dequantized once here for now) or needing a row permutation.
-    m.dtype = plain ? t->dtype : DType::kF32;
-    const size_t out_elem = m.dtype == DType::kF32 ? 4 : 2;
-    m.owned.Resize(static_cast<size_t>(rows * cols) * out_elem);
-    const int64_t src_row_bytes = loader::RowBytes(t->dtype, cols);
-    std::vector<float> tmp(cols);
+    m.owned.Resize(m.bytes());
+    const size_t row_bytes = m.RowBytes();
     for (int64_t r = 0; r < rows; ++r) {
       int64_t src = r;
       if (t->unpermute_heads > 0) {
@@ -72,13 +74,7 @@ class WeightReader {
         const int64_t h = r / per_head, w = r % per_head, a = w / half, b = w % half;
         src = h * per_head + 2 * b + a;
       }
-      const uint8_t* s = t->data + src * src_row_bytes;
-      uint8_t* d = reinterpret_cast<uint8_t*>(m.owned.data()) + r * cols * out_elem;
-      if (plain) {
-        std::memcpy(d, s, cols * out_elem);
-      } else {
-        loader::DequantizeRow(t->dtype, s, reinterpret_cast<float*>(d), cols);
-      }
+      std::memcpy(reinterpret_cast<uint8_t*>(m.owned.data()) + r * row_bytes, t->data + src * row_bytes, row_bytes);
     }
     m.data = m.owned.data();
     bytes_ += m.owned.size();
@@ -271,10 +267,7 @@ Result<std::unique_ptr<Model>> Model::Load(const loader::ModelFiles& files) {
 
 namespace {
 
-void GatherRow(const Matrix& m, int64_t row, float* dst) {
-  const size_t elem = m.ElemBytes();
-  loader::DequantizeRow(m.dtype, static_cast<const uint8_t*>(m.data) + row * m.cols * elem, dst, m.cols);
-}
+void GatherRow(const Matrix& m, int64_t row, float* dst) { backend::DequantizeMatrixRow(m, row, dst); }
 
 }  // namespace
 

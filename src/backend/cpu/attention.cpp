@@ -26,6 +26,8 @@ float DotF32(const float* a, const float* b, int64_t n) {
 
 }  // namespace
 
+const char* AttentionKernelName() { return "scalar-two-pass"; }
+
 void WriteKv(const float* k, const float* v, const int64_t* slot_mapping, int64_t num_tokens, KvCache& cache, int64_t layer) {
   const int64_t stride = cache.slot_stride();
   float* kc = cache.key(layer);

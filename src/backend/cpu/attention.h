@@ -11,6 +11,9 @@
 
 namespace pagoda::backend {
 
+// Which attention kernel PagedAttention uses on this machine.
+const char* AttentionKernelName();
+
 struct AttentionSeq {
   int32_t query_start = 0;  // first row of this sequence in the flattened batch
   int32_t query_len = 0;    // new tokens this step (they are the last query_len of the context)

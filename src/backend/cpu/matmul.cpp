@@ -1,9 +1,11 @@
 #include "backend/cpu/matmul.h"
 
-#include <immintrin.h>
-
 #include <algorithm>
+#include <vector>
 
+#include "backend/cpu/fast_matmul.h"
+#include "backend/cpu/quant_matmul.h"
+#include "backend/cpu/tile_avx512.h"
 #include "common/cpu_features.h"
 
 namespace pagoda::backend {
@@ -11,6 +13,8 @@ namespace pagoda::backend {
 namespace {
 
 using loader::DType;
+
+bool IsPlain(DType t) { return t == DType::kF32 || t == DType::kBF16 || t == DType::kF16; }
 
 inline float LoadScalar(const void* w, DType t, int64_t i) {
   switch (t) {
@@ -20,22 +24,26 @@ inline float LoadScalar(const void* w, DType t, int64_t i) {
   }
 }
 
-// Scalar reference with the same 16-lane accumulation order as the SIMD path
-// would not be bit-identical anyway (FMA vs mul+add), so it is simply in order.
-float DotScalar(const float* x, const void* w_row, DType t, int64_t k) {
+// Portable: 16 partial sums over k in order (the SIMD lane layout), then summed.
+float DotScalar(const float* x, const float* w, int64_t k) {
   float acc[16] = {0};
-  for (int64_t i = 0; i < k; ++i) acc[i % 16] += x[i] * LoadScalar(w_row, t, i);
+  for (int64_t i = 0; i < k; ++i) acc[i % 16] += x[i] * w[i];
   float s = 0;
   for (float a : acc) s += a;
   return s;
 }
 
 void RangeScalar(const float* x, int64_t m, const Matrix& w, const float* bias, float* y, int64_t n0, int64_t n1) {
-  const size_t row_bytes = static_cast<size_t>(w.cols) * w.ElemBytes();
-  for (int64_t i = 0; i < m; ++i) {
-    for (int64_t j = n0; j < n1; ++j) {
-      const void* wr = static_cast<const uint8_t*>(w.data) + j * row_bytes;
-      float v = DotScalar(x + i * w.cols, wr, w.dtype, w.cols);
+  thread_local std::vector<float> row;
+  row.resize(static_cast<size_t>(w.cols));
+  for (int64_t j = n0; j < n1; ++j) {
+    if (IsPlain(w.dtype)) {
+      for (int64_t i = 0; i < w.cols; ++i) row[i] = LoadScalar(w.Row(j), w.dtype, i);
+    } else {
+      loader::DequantizeRow(w.dtype, w.Row(j), row.data(), w.cols);
+    }
+    for (int64_t i = 0; i < m; ++i) {
+      const float v = DotScalar(x + i * w.cols, row.data(), w.cols);
       y[i * w.rows + j] = bias ? v + bias[j] : v;
     }
   }
@@ -43,90 +51,78 @@ void RangeScalar(const float* x, int64_t m, const Matrix& w, const float* bias, 
 
 #if defined(__x86_64__)
 template <DType T>
-__attribute__((target("avx512f,avx512bw,avx512vl"))) inline __m512 LoadW(const void* base, int64_t i, __mmask16 mask) {
-  if constexpr (T == DType::kF32) {
-    return _mm512_maskz_loadu_ps(mask, static_cast<const float*>(base) + i);
-  } else if constexpr (T == DType::kBF16) {
-    __m256i h = _mm256_maskz_loadu_epi16(mask, static_cast<const uint16_t*>(base) + i);
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-  } else {
-    __m256i h = _mm256_maskz_loadu_epi16(mask, static_cast<const uint16_t*>(base) + i);
-    return _mm512_cvtph_ps(h);
-  }
-}
-
-// An MR x NR tile of outputs; each accumulator sees the same op sequence as in a 1x1 tile.
-template <DType T, int MR, int NR>
-__attribute__((target("avx512f,avx512bw,avx512vl"))) void Tile(const float* x, int64_t ldx, const uint8_t* w, size_t row_bytes,
-                                                             int64_t k, float* out, int64_t ldo) {
-  __m512 acc[MR][NR];
-  for (int a = 0; a < MR; ++a)
-    for (int b = 0; b < NR; ++b) acc[a][b] = _mm512_setzero_ps();
-  for (int64_t i = 0; i < k; i += 16) {
-    __mmask16 mask = k - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (k - i)) - 1);
-    __m512 wv[NR];
-    for (int b = 0; b < NR; ++b) wv[b] = LoadW<T>(w + b * row_bytes, i, mask);
-    for (int a = 0; a < MR; ++a) {
-      __m512 xv = _mm512_maskz_loadu_ps(mask, x + a * ldx + i);
-      for (int b = 0; b < NR; ++b) acc[a][b] = _mm512_fmadd_ps(xv, wv[b], acc[a][b]);
-    }
-  }
-  for (int a = 0; a < MR; ++a)
-    for (int b = 0; b < NR; ++b) out[a * ldo + b] = _mm512_reduce_add_ps(acc[a][b]);
-}
-
-template <DType T>
-__attribute__((target("avx512f,avx512bw,avx512vl"))) void RangeAvx512(const float* x, int64_t m, const Matrix& w, const float* bias,
-                                                                     float* y, int64_t n0, int64_t n1) {
-  const size_t row_bytes = static_cast<size_t>(w.cols) * w.ElemBytes();
-  const uint8_t* wb = static_cast<const uint8_t*>(w.data);
-  const int64_t k = w.cols, ldo = w.rows;
+PAGODA_TARGET_AVX512 void DenseRangeAvx512(const float* x, int64_t m, const Matrix& w, float* y, int64_t n0, int64_t n1) {
   constexpr int64_t kNBlock = 64;  // weight rows kept hot in L2 while all m rows pass
   for (int64_t nb = n0; nb < n1; nb += kNBlock) {
     const int64_t ne = std::min(n1, nb + kNBlock);
-    int64_t i = 0;
-    for (; i + 4 <= m; i += 4) {
-      int64_t j = nb;
-      for (; j + 4 <= ne; j += 4) Tile<T, 4, 4>(x + i * k, k, wb + j * row_bytes, row_bytes, k, y + i * ldo + j, ldo);
-      for (; j < ne; ++j) Tile<T, 4, 1>(x + i * k, k, wb + j * row_bytes, row_bytes, k, y + i * ldo + j, ldo);
-    }
-    for (; i < m; ++i) {
-      int64_t j = nb;
-      for (; j + 4 <= ne; j += 4) Tile<T, 1, 4>(x + i * k, k, wb + j * row_bytes, row_bytes, k, y + i * ldo + j, ldo);
-      for (; j < ne; ++j) Tile<T, 1, 1>(x + i * k, k, wb + j * row_bytes, row_bytes, k, y + i * ldo + j, ldo);
-    }
-  }
-  if (bias) {
-    for (int64_t r = 0; r < m; ++r)
-      for (int64_t j = n0; j < n1; ++j) y[r * ldo + j] += bias[j];
+    internal::DensePanel<T>(x, m, w.cols, w.Row(nb), w.RowBytes(), ne - nb, y + nb, w.rows);
   }
 }
 #endif
 
-bool UseAvx512() {
+enum class Isa { kScalar, kAvx512, kAvx512Vnni };
+
+Isa DetectIsa() {
   const CpuFeatures& f = GetCpuFeatures();
-  return f.avx512f && f.avx512bw && f.avx512vl;
+  if (!(f.avx512f && f.avx512bw && f.avx512vl)) return Isa::kScalar;
+  return f.avx512_vnni ? Isa::kAvx512Vnni : Isa::kAvx512;
+}
+
+Isa GetIsa() {
+  static const Isa isa = DetectIsa();
+  return isa;
 }
 
 }  // namespace
 
-const char* MatMulKernelName() { return UseAvx512() ? "avx512" : "scalar"; }
+size_t Matrix::ElemBytes() const {
+  switch (dtype) {
+    case DType::kF32: return 4;
+    case DType::kF16:
+    case DType::kBF16: return 2;
+    default: return 0;
+  }
+}
+
+const char* MatMulKernelName() {
+  switch (GetIsa()) {
+    case Isa::kAvx512Vnni: return "avx512+vnni";
+    case Isa::kAvx512: return "avx512";
+    case Isa::kScalar: break;
+  }
+  return "scalar";
+}
+
+bool HasFastKernel(DType t) { return GetIsa() == Isa::kAvx512Vnni && internal::FastFormat(t); }
 
 void MatMulScalar(const float* x, int64_t m, const Matrix& w, const float* bias, float* y) {
+  if (internal::IsFastLayout(w)) {
+    internal::FastMatMulScalar(x, m, w, bias, y);
+    return;
+  }
   RangeScalar(x, m, w, bias, y, 0, w.rows);
 }
 
 void MatMul(ThreadPool& pool, const float* x, int64_t m, const Matrix& w, const float* bias, float* y) {
-  static const bool avx512 = UseAvx512();
+  const Isa isa = GetIsa();
+  if (internal::IsFastLayout(w)) {
+    internal::FastMatMul(pool, x, m, w, bias, y, isa == Isa::kAvx512Vnni);
+    return;
+  }
   pool.Run(w.rows, [&](int64_t n0, int64_t n1, int) {
 #if defined(__x86_64__)
-    if (avx512) {
+    if (isa != Isa::kScalar) {
       switch (w.dtype) {
-        case DType::kF32: RangeAvx512<DType::kF32>(x, m, w, bias, y, n0, n1); return;
-        case DType::kBF16: RangeAvx512<DType::kBF16>(x, m, w, bias, y, n0, n1); return;
-        case DType::kF16: RangeAvx512<DType::kF16>(x, m, w, bias, y, n0, n1); return;
-        default: break;
+        case DType::kF32: DenseRangeAvx512<DType::kF32>(x, m, w, y, n0, n1); break;
+        case DType::kBF16: DenseRangeAvx512<DType::kBF16>(x, m, w, y, n0, n1); break;
+        case DType::kF16: DenseRangeAvx512<DType::kF16>(x, m, w, y, n0, n1); break;
+        default: internal::QuantRangeAvx512(x, m, w, y, n0, n1); break;
       }
+      if (bias) {
+        for (int64_t r = 0; r < m; ++r)
+          for (int64_t j = n0; j < n1; ++j) y[r * w.rows + j] += bias[j];
+      }
+      return;
     }
 #endif
     RangeScalar(x, m, w, bias, y, n0, n1);

@@ -1,14 +1,30 @@
 #pragma once
-// Dense matmul y[m, n] = x[m, k] . W[n, k]^T (+ bias), W as stored by HF Linear
-// (rows = output features). Float32 activations and accumulation; weights in
-// F32, BF16 or F16 (converted to float32 in registers).
+// Matmul y[m, n] = x[m, k] . W[n, k]^T (+ bias), W as stored by HF Linear
+// (rows = output features). Float32 activations. Weights in F32, BF16, F16 or
+// one of the GGUF block formats (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K,
+// Q6_K), kept in their block layout in memory.
+//
+// Two precisions:
+// - kExact (default): weights are dequantized in registers (or into a small
+//   L1/L2 panel) to exactly the float32 values loader::DequantizeRow gives, and
+//   multiplied with float32 activations by float32 FMA. This is what the golden
+//   logits tests check against HF's fp32 computation.
+// - kFast: activations are quantized on the fly to int8 blocks of 32 (one float
+//   scale per block, as llama.cpp's Q8_0/Q8_1) and dot products run in int8
+//   with AVX512-VNNI. Only for Q4_0, Q4_1 and Q8_0 weights (others use kExact).
+//   Numerics differ from fp32 by the activation rounding.
 //
 // Batch invariance: every output element is computed by the same sequence of
-// operations (16-lane FMA over k in order, then one fixed horizontal sum) whatever
-// m, the tile it falls in, or the thread that computes it. Work is split over n
-// and tiled over m only; k is never split.
+// operations (16-lane FMA over k in order, then one fixed horizontal sum; in
+// kFast: per-block int8 dots folded in order into one float lane vector)
+// whatever m, the tile it falls in, the path (skinny decode or blocked
+// prefill) or the thread that computes it. Work is split over n and tiled over
+// m only; k is never split.
+//
+// Thread safety: MatMul may be called from one thread at a time per pool.
 
 #include <cstdint>
+#include <string>
 
 #include "backend/aligned_buffer.h"
 #include "common/thread_pool.h"
@@ -16,23 +32,33 @@
 
 namespace pagoda::backend {
 
-struct Matrix {
-  loader::DType dtype = loader::DType::kF32;  // F32, BF16 or F16
-  int64_t rows = 0;                           // output features n
-  int64_t cols = 0;                           // input features k
-  const void* data = nullptr;                 // rows x cols, row-major
-  AlignedBuffer owned;                        // backing store when not a file view
+enum class MatmulPrecision { kExact, kFast };
 
-  size_t ElemBytes() const { return dtype == loader::DType::kF32 ? 4 : 2; }
-  size_t bytes() const { return static_cast<size_t>(rows * cols) * ElemBytes(); }
+struct Matrix {
+  loader::DType dtype = loader::DType::kF32;
+  int64_t rows = 0;            // output features n
+  int64_t cols = 0;            // input features k (a multiple of the block size for quantized types)
+  const void* data = nullptr;  // rows x cols, row-major; quantized rows are runs of GGUF blocks
+  AlignedBuffer owned;         // backing store when not a file view
+  MatmulPrecision precision = MatmulPrecision::kExact;
+
+  // Bytes per element of the plain types (F32 4, BF16/F16 2); 0 for block formats.
+  size_t ElemBytes() const;
+  size_t RowBytes() const { return static_cast<size_t>(loader::RowBytes(dtype, cols)); }
+  size_t bytes() const { return RowBytes() * static_cast<size_t>(rows); }
+  const uint8_t* Row(int64_t r) const { return static_cast<const uint8_t*>(data) + static_cast<size_t>(r) * RowBytes(); }
 };
 
-// Which kernel MatMul uses on this machine ("avx512" or "scalar").
+// Which kernel family MatMul uses on this machine ("avx512", "avx512+vnni" or "scalar").
 const char* MatMulKernelName();
 
 void MatMul(ThreadPool& pool, const float* x, int64_t m, const Matrix& w, const float* bias, float* y);
 
-// The portable kernel, for tests against the vectorized one.
+// The portable kernel (always kExact numerics up to summation order), for tests
+// against the vectorized one.
 void MatMulScalar(const float* x, int64_t m, const Matrix& w, const float* bias, float* y);
+
+// Whether kFast has an int8 kernel for this weight type on this machine.
+bool HasFastKernel(loader::DType t);
 
 }  // namespace pagoda::backend

@@ -1,0 +1,281 @@
+#include "backend/cpu/fast_matmul.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "common/check.h"
+
+namespace pagoda::backend::internal {
+
+namespace {
+
+using loader::DType;
+
+constexpr int64_t kGroup = 16;  // output rows per interleaved group (one 512-bit lane each)
+
+int64_t HeaderBytes(DType t) { return t == DType::kQ4_1 ? 64 : 32; }
+int64_t CodeBytes(DType t) { return t == DType::kQ8_0 ? 512 : 256; }
+int32_t CodeOffset(DType t) { return t == DType::kQ4_0 ? 8 : t == DType::kQ8_0 ? 128 : 0; }
+// Where GGUF keeps the codes inside a block.
+int64_t GgufCodeStart(DType t) { return t == DType::kQ4_1 ? 4 : 2; }
+
+int64_t Groups(const Matrix& w) { return (w.rows + kGroup - 1) / kGroup; }
+
+const uint8_t* Chunk(const Matrix& w, int64_t group, int64_t block) {
+  return static_cast<const uint8_t*>(w.data) + (group * (w.cols / 32) + block) * FastChunkBytes(w.dtype);
+}
+
+// Activations quantized per row and block of 32 (see the header).
+struct QuantActs {
+  std::vector<int8_t> q;     // [m, k]
+  std::vector<float> d;      // [m, k / 32]
+  std::vector<int32_t> s;    // block sums of q
+  std::vector<float> ds;     // d * s
+};
+
+void QuantizeRows(const float* x, int64_t r0, int64_t r1, int64_t k, QuantActs& qa) {
+  const int64_t nb = k / 32;
+  for (int64_t r = r0; r < r1; ++r) {
+    for (int64_t b = 0; b < nb; ++b) {
+      const float* xb = x + r * k + b * 32;
+      float amax = 0;
+      for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(xb[i]));
+      const float d = amax / 127.0f;
+      const float id = d != 0.0f ? 1.0f / d : 0.0f;
+      int8_t* q = qa.q.data() + r * k + b * 32;
+      int32_t sum = 0;
+      for (int i = 0; i < 32; ++i) {
+        const int v = static_cast<int>(std::nearbyint(xb[i] * id));
+        q[i] = static_cast<int8_t>(std::clamp(v, -127, 127));
+        sum += q[i];
+      }
+      qa.d[r * nb + b] = d;
+      qa.s[r * nb + b] = sum;
+      qa.ds[r * nb + b] = d * static_cast<float>(sum);
+    }
+  }
+}
+
+inline float HalfAt(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return loader::F16ToF32(h);
+}
+
+// The unsigned code of element e (0..31) of row lane l in a chunk.
+inline int CodeAt(DType t, const uint8_t* chunk, int l, int e) {
+  const uint8_t* codes = chunk + HeaderBytes(t);
+  if (t == DType::kQ8_0) return codes[64 * (e / 4) + 4 * l + e % 4];
+  const int byte_index = e % 16;  // GGUF qs index
+  const uint8_t b = codes[64 * (byte_index / 4) + 4 * l + byte_index % 4];
+  return e < 16 ? (b & 0x0F) : (b >> 4);
+}
+
+void ScalarRange(const QuantActs& qa, int64_t m, const Matrix& w, float* y, int64_t g0, int64_t g1) {
+  const DType t = w.dtype;
+  const int64_t nb = w.cols / 32, k = w.cols;
+  const int32_t off = CodeOffset(t);
+  for (int64_t g = g0; g < g1; ++g) {
+    for (int l = 0; l < kGroup; ++l) {
+      const int64_t r = g * kGroup + l;
+      if (r >= w.rows) break;
+      for (int64_t i = 0; i < m; ++i) {
+        float acc = 0;
+        for (int64_t b = 0; b < nb; ++b) {
+          const uint8_t* c = Chunk(w, g, b);
+          const int8_t* q = qa.q.data() + i * k + b * 32;
+          int32_t isum = 0;
+          for (int e = 0; e < 32; ++e) isum += CodeAt(t, c, l, e) * q[e];
+          isum -= off * qa.s[i * nb + b];
+          acc = std::fma(static_cast<float>(isum), HalfAt(c + 2 * l) * qa.d[i * nb + b], acc);
+          if (t == DType::kQ4_1) acc = std::fma(HalfAt(c + 32 + 2 * l), qa.ds[i * nb + b], acc);
+        }
+        y[i * w.rows + r] = acc;
+      }
+    }
+  }
+}
+
+#if defined(__x86_64__)
+#define PAGODA_TARGET_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,f16c,fma")))
+
+template <DType T, int MR>
+PAGODA_TARGET_VNNI void VnniTile(const Matrix& w, int64_t g, const QuantActs& qa, int64_t i0, float* y) {
+  const int64_t nb = w.cols / 32, k = w.cols;
+  constexpr int32_t off = T == DType::kQ4_0 ? 8 : T == DType::kQ8_0 ? 128 : 0;
+  constexpr int64_t hdr = T == DType::kQ4_1 ? 64 : 32;
+  constexpr int64_t cb = hdr + (T == DType::kQ8_0 ? 512 : 256);
+  const uint8_t* base = Chunk(w, g, 0);
+  const __m512i nib = _mm512_set1_epi8(0x0F);
+  __m512 acc[MR];
+  for (int a = 0; a < MR; ++a) acc[a] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* c = base + b * cb;
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(c)));
+    __m512 mw = _mm512_setzero_ps();
+    if constexpr (T == DType::kQ4_1) mw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + 32)));
+    __m512i wv[8];
+    if constexpr (T == DType::kQ8_0) {
+      for (int s = 0; s < 8; ++s) wv[s] = _mm512_loadu_si512(c + hdr + 64 * s);
+    } else {
+      for (int t = 0; t < 4; ++t) {
+        const __m512i p = _mm512_loadu_si512(c + hdr + 64 * t);
+        wv[t] = _mm512_and_si512(p, nib);
+        wv[t + 4] = _mm512_and_si512(_mm512_srli_epi16(p, 4), nib);
+      }
+    }
+    for (int a = 0; a < MR; ++a) {
+      const int64_t i = i0 + a;
+      const int8_t* q = qa.q.data() + i * k + b * 32;
+      __m512i isum = _mm512_setzero_si512();
+      for (int s = 0; s < 8; ++s) {
+        int32_t four;
+        std::memcpy(&four, q + 4 * s, 4);
+        isum = _mm512_dpbusd_epi32(isum, wv[s], _mm512_set1_epi32(four));
+      }
+      if constexpr (off != 0) isum = _mm512_sub_epi32(isum, _mm512_set1_epi32(off * qa.s[i * nb + b]));
+      acc[a] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, _mm512_set1_ps(qa.d[i * nb + b])), acc[a]);
+      if constexpr (T == DType::kQ4_1) acc[a] = _mm512_fmadd_ps(mw, _mm512_set1_ps(qa.ds[i * nb + b]), acc[a]);
+    }
+  }
+  const int64_t r0 = g * kGroup;
+  const int64_t valid = std::min<int64_t>(kGroup, w.rows - r0);
+  const __mmask16 mask = valid == kGroup ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << valid) - 1);
+  for (int a = 0; a < MR; ++a) _mm512_mask_storeu_ps(y + (i0 + a) * w.rows + r0, mask, acc[a]);
+}
+
+template <DType T>
+PAGODA_TARGET_VNNI void VnniRange(const QuantActs& qa, int64_t m, const Matrix& w, float* y, int64_t g0, int64_t g1) {
+  for (int64_t g = g0; g < g1; ++g) {
+    int64_t i = 0;
+    for (; i + 4 <= m; i += 4) VnniTile<T, 4>(w, g, qa, i, y);
+    for (; i < m; ++i) VnniTile<T, 1>(w, g, qa, i, y);
+  }
+}
+#endif
+
+}  // namespace
+
+bool FastFormat(DType t) { return t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ8_0; }
+
+int64_t FastChunkBytes(DType t) { return HeaderBytes(t) + CodeBytes(t); }
+
+void RepackFast(const Matrix& src, Matrix* dst) {
+  const DType t = src.dtype;
+  PAGODA_CHECK(FastFormat(t) && src.precision == MatmulPrecision::kExact && src.cols % 32 == 0);
+  dst->dtype = t;
+  dst->rows = src.rows;
+  dst->cols = src.cols;
+  dst->precision = MatmulPrecision::kFast;
+  const int64_t nb = src.cols / 32, cb = FastChunkBytes(t), hdr = HeaderBytes(t);
+  AlignedBuffer buf(static_cast<size_t>(Groups(src) * nb * cb));
+  buf.Zero();
+  uint8_t* out = buf.as<uint8_t>();
+  const int64_t bb = loader::BlockBytes(t), cs = GgufCodeStart(t);
+  for (int64_t r = 0; r < src.rows; ++r) {
+    const int64_t g = r / kGroup, l = r % kGroup;
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* blk = src.Row(r) + b * bb;
+      uint8_t* c = out + (g * nb + b) * cb;
+      std::memcpy(c + 2 * l, blk, 2);                                   // d
+      if (t == DType::kQ4_1) std::memcpy(c + 32 + 2 * l, blk + 2, 2);  // m
+      const uint8_t* qs = blk + cs;
+      if (t == DType::kQ8_0) {
+        for (int s = 0; s < 8; ++s)
+          for (int j = 0; j < 4; ++j) c[hdr + 64 * s + 4 * l + j] = static_cast<uint8_t>(qs[4 * s + j] ^ 0x80);
+      } else {
+        for (int s = 0; s < 4; ++s)
+          for (int j = 0; j < 4; ++j) c[hdr + 64 * s + 4 * l + j] = qs[4 * s + j];
+      }
+    }
+  }
+  dst->owned = std::move(buf);
+  dst->data = dst->owned.data();
+}
+
+void FastDequantRow(const Matrix& w, int64_t r, float* dst) {
+  const DType t = w.dtype;
+  const int64_t g = r / kGroup, l = r % kGroup, nb = w.cols / 32, cs = GgufCodeStart(t);
+  uint8_t blk[64];
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* c = Chunk(w, g, b);
+    std::memcpy(blk, c + 2 * l, 2);
+    if (t == DType::kQ4_1) std::memcpy(blk + 2, c + 32 + 2 * l, 2);
+    if (t == DType::kQ8_0) {
+      for (int e = 0; e < 32; ++e) blk[cs + e] = static_cast<uint8_t>(CodeAt(t, c, static_cast<int>(l), e) ^ 0x80);
+    } else {
+      for (int j = 0; j < 16; ++j)
+        blk[cs + j] = static_cast<uint8_t>(CodeAt(t, c, static_cast<int>(l), j) | (CodeAt(t, c, static_cast<int>(l), j + 16) << 4));
+    }
+    loader::DequantizeRow(t, blk, dst + b * 32, 32);
+  }
+}
+
+namespace {
+
+QuantActs& Acts(const float* x, int64_t m, int64_t k, ThreadPool* pool) {
+  // Grows to the largest batch, then reused: no allocation per step. Named
+  // through a reference so that pool workers see the caller's buffers (a
+  // lambda would name their own thread_local instead).
+  thread_local QuantActs buffers;
+  QuantActs& qa = buffers;
+  const size_t nb = static_cast<size_t>(m * (k / 32));
+  if (qa.q.size() < static_cast<size_t>(m * k)) qa.q.resize(static_cast<size_t>(m * k));
+  if (qa.d.size() < nb) {
+    qa.d.resize(nb);
+    qa.s.resize(nb);
+    qa.ds.resize(nb);
+  }
+  if (pool != nullptr && m >= 8) {
+    pool->Run(m, [&](int64_t r0, int64_t r1, int) { QuantizeRows(x, r0, r1, k, qa); });
+  } else {
+    QuantizeRows(x, 0, m, k, qa);
+  }
+  return qa;
+}
+
+void AddBias(const float* bias, int64_t m, int64_t n, float* y) {
+  if (!bias) return;
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) y[i * n + j] += bias[j];
+}
+
+}  // namespace
+
+void FastMatMulScalar(const float* x, int64_t m, const Matrix& w, const float* bias, float* y) {
+  const QuantActs& qa = Acts(x, m, w.cols, nullptr);
+  ScalarRange(qa, m, w, y, 0, Groups(w));
+  AddBias(bias, m, w.rows, y);
+}
+
+void FastMatMul(ThreadPool& pool, const float* x, int64_t m, const Matrix& w, const float* bias, float* y, bool vnni) {
+  const QuantActs& qa = Acts(x, m, w.cols, &pool);
+  pool.Run(Groups(w), [&](int64_t g0, int64_t g1, int) {
+#if defined(__x86_64__)
+    if (vnni) {
+      switch (w.dtype) {
+        case DType::kQ4_0: VnniRange<DType::kQ4_0>(qa, m, w, y, g0, g1); break;
+        case DType::kQ4_1: VnniRange<DType::kQ4_1>(qa, m, w, y, g0, g1); break;
+        default: VnniRange<DType::kQ8_0>(qa, m, w, y, g0, g1); break;
+      }
+    } else {
+      ScalarRange(qa, m, w, y, g0, g1);
+    }
+#else
+    ScalarRange(qa, m, w, y, g0, g1);
+#endif
+    if (bias) {
+      const int64_t r0 = g0 * kGroup, r1 = std::min(w.rows, g1 * kGroup);
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t r = r0; r < r1; ++r) y[i * w.rows + r] += bias[r];
+    }
+  });
+}
+
+}  // namespace pagoda::backend::internal

@@ -1,0 +1,42 @@
+#pragma once
+// Internal to the CPU backend: MatmulPrecision::kFast (see matmul.h).
+//
+// Weights (Q4_0, Q4_1, Q8_0) are repacked at load into groups of 16 output rows:
+// for each group and each block of 32 inputs, one chunk holds the 16 block
+// scales (f16), for Q4_1 the 16 minimums (f16), and the codes transposed so
+// that 32-bit lane r of a 512-bit register holds 4 consecutive codes of row r:
+//   Q4_x: 4 registers; lane r of register t = GGUF qs[4t..4t+3] of row r (low
+//         nibbles: elements 4t.., high nibbles: elements 16+4t..);
+//   Q8_0: 8 registers; lane r of register s = codes 4s..4s+3 of row r, + 128 (u8).
+// Rows are padded to a multiple of 16 with zero blocks. One VPDPBUSD then adds
+// 4 products for each of 16 rows, so an output element never needs a
+// horizontal sum: it lives in one lane from the first block to the last.
+//
+// Activations are quantized per row and block of 32: d = max|x| / 127,
+// q = round-to-nearest-even(x / d), and the block sum of q is kept.
+// Per output (row i, column r), block b adds, in order:
+//   acc = fma(float(isum_b - off * qsum_b), d_w * d_x, acc)       (off 8 Q4_0, 128 Q8_0, 0 Q4_1)
+//   acc = fma(m_w, d_x * float(qsum_b), acc)                        (Q4_1 only)
+// The scalar kernel does exactly that, so vector and scalar agree bit for bit.
+
+#include <cstdint>
+
+#include "backend/cpu/matmul.h"
+
+namespace pagoda::backend::internal {
+
+bool FastFormat(loader::DType t);
+inline bool IsFastLayout(const Matrix& w) { return w.precision == MatmulPrecision::kFast && FastFormat(w.dtype); }
+
+// Bytes of one (16-row group, 32-input block) chunk.
+int64_t FastChunkBytes(loader::DType t);
+
+// From GGUF rows (src.precision kExact) to the fast layout (dst gets owned storage).
+void RepackFast(const Matrix& src, Matrix* dst);
+// Row r of a fast-layout matrix as float32 (same values as loader::DequantizeRow of the original row).
+void FastDequantRow(const Matrix& w, int64_t r, float* dst);
+
+void FastMatMul(ThreadPool& pool, const float* x, int64_t m, const Matrix& w, const float* bias, float* y, bool vnni);
+void FastMatMulScalar(const float* x, int64_t m, const Matrix& w, const float* bias, float* y);
+
+}  // namespace pagoda::backend::internal

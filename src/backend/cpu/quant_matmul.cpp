@@ -1,0 +1,272 @@
+#include "backend/cpu/quant_matmul.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "backend/cpu/tile_avx512.h"
+#include "common/check.h"
+
+namespace pagoda::backend::internal {
+
+#if defined(__x86_64__)
+
+namespace {
+
+using loader::DType;
+
+// Every decoder below reproduces the arithmetic of loader/dtype.cpp exactly:
+// integer codes converted to float (exact), then the same float multiplies and
+// adds in the same order (separate mul and add, never a fused FMA).
+
+PAGODA_TARGET_AVX512 inline float Half(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+
+PAGODA_TARGET_AVX512 inline __m512i Bytes16(const uint8_t* p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+
+// The 32-element formats: elements 0..15 in lo, 16..31 in hi.
+template <DType T>
+PAGODA_TARGET_AVX512 inline void Decode32(const uint8_t* b, __m512& lo, __m512& hi) {
+  const __m512i nib = _mm512_set1_epi32(0x0F);
+  if constexpr (T == DType::kQ4_0) {
+    const __m512 d = _mm512_set1_ps(Half(b));
+    const __m512i v = Bytes16(b + 2), eight = _mm512_set1_epi32(8);
+    lo = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_and_si512(v, nib), eight)), d);
+    hi = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(v, 4), eight)), d);
+  } else if constexpr (T == DType::kQ4_1) {
+    const __m512 d = _mm512_set1_ps(Half(b)), m = _mm512_set1_ps(Half(b + 2));
+    const __m512i v = Bytes16(b + 4);
+    lo = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_and_si512(v, nib)), d), m);
+    hi = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(v, 4)), d), m);
+  } else if constexpr (T == DType::kQ5_0 || T == DType::kQ5_1) {
+    constexpr bool kMin = T == DType::kQ5_1;
+    const __m512 d = _mm512_set1_ps(Half(b));
+    uint32_t qh;
+    std::memcpy(&qh, b + (kMin ? 4 : 2), 4);
+    const __m512i v = Bytes16(b + (kMin ? 8 : 6)), sixteen = _mm512_set1_epi32(16);
+    __m512i l = _mm512_and_si512(v, nib), h = _mm512_srli_epi32(v, 4);
+    l = _mm512_mask_or_epi32(l, static_cast<__mmask16>(qh & 0xFFFF), l, sixteen);
+    h = _mm512_mask_or_epi32(h, static_cast<__mmask16>(qh >> 16), h, sixteen);
+    if constexpr (kMin) {
+      const __m512 m = _mm512_set1_ps(Half(b + 2));
+      lo = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(l), d), m);
+      hi = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(h), d), m);
+    } else {
+      lo = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(l, sixteen)), d);
+      hi = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(h, sixteen)), d);
+    }
+  } else {
+    static_assert(T == DType::kQ8_0);
+    const __m512 d = _mm512_set1_ps(Half(b));
+    lo = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2)))), d);
+    hi = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 18)))), d);
+  }
+}
+
+void ScaleMinK4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
+  if (j < 4) {
+    *d = q[j] & 63;
+    *m = q[j + 4] & 63;
+  } else {
+    *d = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+    *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+  }
+}
+
+// The 256-element k-quants, into y[256].
+template <DType T>
+PAGODA_TARGET_AVX512 inline void Decode256(const uint8_t* b, float* y) {
+  const __m512i nib = _mm512_set1_epi32(0x0F);
+  if constexpr (T == DType::kQ4_K || T == DType::kQ5_K) {
+    constexpr bool k5 = T == DType::kQ5_K;
+    const float d = Half(b), dmin = Half(b + 2);
+    const uint8_t* scales = b + 4;
+    const uint8_t* qh = b + 16;
+    const uint8_t* q = b + (k5 ? 48 : 16);
+    for (int g = 0; g < 4; ++g) {
+      uint8_t sc, mn;
+      ScaleMinK4(2 * g, scales, &sc, &mn);
+      const __m512 d1 = _mm512_set1_ps(d * sc), m1 = _mm512_set1_ps(dmin * mn);
+      ScaleMinK4(2 * g + 1, scales, &sc, &mn);
+      const __m512 d2 = _mm512_set1_ps(d * sc), m2 = _mm512_set1_ps(dmin * mn);
+      const __m512i u1 = _mm512_set1_epi32(1 << (2 * g)), u2 = _mm512_set1_epi32(2 << (2 * g)), sixteen = _mm512_set1_epi32(16);
+      for (int h = 0; h < 2; ++h) {
+        const __m512i v = Bytes16(q + 16 * h);
+        __m512i l = _mm512_and_si512(v, nib), u = _mm512_srli_epi32(v, 4);
+        if constexpr (k5) {
+          const __m512i hb = Bytes16(qh + 16 * h);
+          l = _mm512_mask_add_epi32(l, _mm512_test_epi32_mask(hb, u1), l, sixteen);
+          u = _mm512_mask_add_epi32(u, _mm512_test_epi32_mask(hb, u2), u, sixteen);
+        }
+        _mm512_storeu_ps(y + 16 * h, _mm512_sub_ps(_mm512_mul_ps(d1, _mm512_cvtepi32_ps(l)), m1));
+        _mm512_storeu_ps(y + 32 + 16 * h, _mm512_sub_ps(_mm512_mul_ps(d2, _mm512_cvtepi32_ps(u)), m2));
+      }
+      q += 32;
+      y += 64;
+    }
+  } else {
+    static_assert(T == DType::kQ6_K);
+    const uint8_t* ql = b;
+    const uint8_t* qh = b + 128;
+    const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192);
+    const float d = Half(b + 208);
+    const __m512i three = _mm512_set1_epi32(3), off = _mm512_set1_epi32(32);
+    for (int n = 0; n < 2; ++n) {
+      for (int l0 = 0; l0 < 32; l0 += 16) {
+        const int is = l0 / 16;
+        const __m512i a = Bytes16(ql + l0), c = Bytes16(ql + l0 + 32), h = Bytes16(qh + l0);
+        const __m512i q1 = _mm512_sub_epi32(_mm512_or_si512(_mm512_and_si512(a, nib), _mm512_slli_epi32(_mm512_and_si512(h, three), 4)), off);
+        const __m512i q2 = _mm512_sub_epi32(
+            _mm512_or_si512(_mm512_and_si512(c, nib), _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(h, 2), three), 4)), off);
+        const __m512i q3 = _mm512_sub_epi32(
+            _mm512_or_si512(_mm512_srli_epi32(a, 4), _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(h, 4), three), 4)), off);
+        const __m512i q4 = _mm512_sub_epi32(
+            _mm512_or_si512(_mm512_srli_epi32(c, 4), _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(h, 6), three), 4)), off);
+        _mm512_storeu_ps(y + l0, _mm512_mul_ps(_mm512_set1_ps(d * sc[is + 0]), _mm512_cvtepi32_ps(q1)));
+        _mm512_storeu_ps(y + l0 + 32, _mm512_mul_ps(_mm512_set1_ps(d * sc[is + 2]), _mm512_cvtepi32_ps(q2)));
+        _mm512_storeu_ps(y + l0 + 64, _mm512_mul_ps(_mm512_set1_ps(d * sc[is + 4]), _mm512_cvtepi32_ps(q3)));
+        _mm512_storeu_ps(y + l0 + 96, _mm512_mul_ps(_mm512_set1_ps(d * sc[is + 6]), _mm512_cvtepi32_ps(q4)));
+      }
+      y += 128;
+      ql += 64;
+      qh += 32;
+      sc += 8;
+    }
+  }
+}
+
+template <DType T>
+constexpr int kBlockElems = (T == DType::kQ4_K || T == DType::kQ5_K || T == DType::kQ6_K) ? 256 : 32;
+template <DType T>
+constexpr int kBlockBytes = T == DType::kQ4_0 ? 18 : T == DType::kQ4_1 ? 20 : T == DType::kQ5_0 ? 22 : T == DType::kQ5_1 ? 24
+                          : T == DType::kQ8_0 ? 34 : T == DType::kQ4_K ? 144 : T == DType::kQ5_K ? 176 : 210;
+
+template <DType T>
+PAGODA_TARGET_AVX512 void DecodeRow(const uint8_t* src, float* dst, int64_t n) {
+  constexpr int BE = kBlockElems<T>, BB = kBlockBytes<T>;
+  for (int64_t blk = 0; blk < n / BE; ++blk) {
+    if constexpr (BE == 32) {
+      __m512 lo, hi;
+      Decode32<T>(src + blk * BB, lo, hi);
+      _mm512_storeu_ps(dst + blk * 32, lo);
+      _mm512_storeu_ps(dst + blk * 32 + 16, hi);
+    } else {
+      Decode256<T>(src + blk * BB, dst + blk * 256);
+    }
+  }
+}
+
+// Decode (few rows): weights decoded in registers (32-element formats) or into
+// one block-sized L1 buffer per weight row (k-quants), then the FMA sequence of
+// DenseTile.
+template <DType T, int MR, int NR>
+PAGODA_TARGET_AVX512 void SkinnyTile(const float* x, int64_t ldx, const uint8_t* w, size_t row_bytes, int64_t k, float* out, int64_t ldo) {
+  constexpr int BE = kBlockElems<T>, BB = kBlockBytes<T>;
+  __m512 acc[MR][NR];
+  for (int a = 0; a < MR; ++a)
+    for (int b = 0; b < NR; ++b) acc[a][b] = _mm512_setzero_ps();
+  const int64_t nblk = k / BE;
+  if constexpr (BE == 32) {
+    for (int64_t blk = 0; blk < nblk; ++blk) {
+      __m512 lo[NR], hi[NR];
+      for (int b = 0; b < NR; ++b) Decode32<T>(w + b * row_bytes + blk * BB, lo[b], hi[b]);
+      for (int a = 0; a < MR; ++a) {
+        const __m512 xv = _mm512_loadu_ps(x + a * ldx + blk * 32);
+        for (int b = 0; b < NR; ++b) acc[a][b] = _mm512_fmadd_ps(xv, lo[b], acc[a][b]);
+      }
+      for (int a = 0; a < MR; ++a) {
+        const __m512 xv = _mm512_loadu_ps(x + a * ldx + blk * 32 + 16);
+        for (int b = 0; b < NR; ++b) acc[a][b] = _mm512_fmadd_ps(xv, hi[b], acc[a][b]);
+      }
+    }
+  } else {
+    alignas(64) float buf[NR][BE];
+    for (int64_t blk = 0; blk < nblk; ++blk) {
+      for (int b = 0; b < NR; ++b) Decode256<T>(w + b * row_bytes + blk * BB, buf[b]);
+      for (int e = 0; e < BE; e += 16) {
+        __m512 wv[NR];
+        for (int b = 0; b < NR; ++b) wv[b] = _mm512_load_ps(buf[b] + e);
+        for (int a = 0; a < MR; ++a) {
+          const __m512 xv = _mm512_loadu_ps(x + a * ldx + blk * BE + e);
+          for (int b = 0; b < NR; ++b) acc[a][b] = _mm512_fmadd_ps(xv, wv[b], acc[a][b]);
+        }
+      }
+    }
+  }
+  for (int a = 0; a < MR; ++a)
+    for (int b = 0; b < NR; ++b) out[a * ldo + b] = _mm512_reduce_add_ps(acc[a][b]);
+}
+
+template <DType T, int MR>
+PAGODA_TARGET_AVX512 void SkinnyRows(const float* x, int64_t k, const Matrix& w, float* y, int64_t n0, int64_t n1) {
+  const size_t rb = w.RowBytes();
+  const int64_t ldo = w.rows;
+  int64_t j = n0;
+  for (; j + 4 <= n1; j += 4) SkinnyTile<T, MR, 4>(x, k, w.Row(j), rb, k, y + j, ldo);
+  for (; j < n1; ++j) SkinnyTile<T, MR, 1>(x, k, w.Row(j), rb, k, y + j, ldo);
+}
+
+// Prefill and batched decode: a panel of weight rows is decoded once into a
+// float32 buffer and all m rows pass over it with the dense tile.
+constexpr int64_t kPanelRows = 16;
+
+template <DType T>
+PAGODA_TARGET_AVX512 void Range(const float* x, int64_t m, const Matrix& w, float* y, int64_t n0, int64_t n1) {
+  const int64_t k = w.cols;
+  if (m <= 4) {
+    int64_t i = 0;
+    for (; i + 2 <= m; i += 2) SkinnyRows<T, 2>(x + i * k, k, w, y + i * w.rows, n0, n1);
+    if (i < m) SkinnyRows<T, 1>(x + i * k, k, w, y + i * w.rows, n0, n1);
+    return;
+  }
+  thread_local AlignedBuffer panel;
+  const size_t need = static_cast<size_t>(kPanelRows * k) * sizeof(float);
+  if (panel.size() < need) panel.Resize(need);
+  float* p = panel.as<float>();
+  for (int64_t j0 = n0; j0 < n1; j0 += kPanelRows) {
+    const int64_t nr = std::min(kPanelRows, n1 - j0);
+    for (int64_t r = 0; r < nr; ++r) DecodeRow<T>(w.Row(j0 + r), p + r * k, k);
+    DensePanel<DType::kF32>(x, m, k, reinterpret_cast<const uint8_t*>(p), static_cast<size_t>(k) * sizeof(float), nr, y + j0, w.rows);
+  }
+}
+
+}  // namespace
+
+void QuantRangeAvx512(const float* x, int64_t m, const Matrix& w, float* y, int64_t n0, int64_t n1) {
+  switch (w.dtype) {
+    case DType::kQ4_0: return Range<DType::kQ4_0>(x, m, w, y, n0, n1);
+    case DType::kQ4_1: return Range<DType::kQ4_1>(x, m, w, y, n0, n1);
+    case DType::kQ5_0: return Range<DType::kQ5_0>(x, m, w, y, n0, n1);
+    case DType::kQ5_1: return Range<DType::kQ5_1>(x, m, w, y, n0, n1);
+    case DType::kQ8_0: return Range<DType::kQ8_0>(x, m, w, y, n0, n1);
+    case DType::kQ4_K: return Range<DType::kQ4_K>(x, m, w, y, n0, n1);
+    case DType::kQ5_K: return Range<DType::kQ5_K>(x, m, w, y, n0, n1);
+    case DType::kQ6_K: return Range<DType::kQ6_K>(x, m, w, y, n0, n1);
+    default: PAGODA_CHECK_MSG(false, "QuantRangeAvx512: not a block format");
+  }
+}
+
+void DequantizeRowAvx512(DType t, const uint8_t* src, float* dst, int64_t n) {
+  switch (t) {
+    case DType::kQ4_0: return DecodeRow<DType::kQ4_0>(src, dst, n);
+    case DType::kQ4_1: return DecodeRow<DType::kQ4_1>(src, dst, n);
+    case DType::kQ5_0: return DecodeRow<DType::kQ5_0>(src, dst, n);
+    case DType::kQ5_1: return DecodeRow<DType::kQ5_1>(src, dst, n);
+    case DType::kQ8_0: return DecodeRow<DType::kQ8_0>(src, dst, n);
+    case DType::kQ4_K: return DecodeRow<DType::kQ4_K>(src, dst, n);
+    case DType::kQ5_K: return DecodeRow<DType::kQ5_K>(src, dst, n);
+    case DType::kQ6_K: return DecodeRow<DType::kQ6_K>(src, dst, n);
+    default: loader::DequantizeRow(t, src, dst, n);
+  }
+}
+
+#else
+
+void QuantRangeAvx512(const float*, int64_t, const Matrix&, float*, int64_t, int64_t) { PAGODA_CHECK_MSG(false, "not built for x86-64"); }
+void DequantizeRowAvx512(loader::DType t, const uint8_t* src, float* dst, int64_t n) { loader::DequantizeRow(t, src, dst, n); }
+
+#endif
+
+}  // namespace pagoda::backend::internal

@@ -1,0 +1,98 @@
+#include "backend/cpu/repack.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "backend/cpu/fast_matmul.h"
+
+namespace pagoda::backend {
+
+namespace {
+
+using loader::DType;
+
+void PutHalf(uint8_t* p, float v) {
+  const uint16_t h = loader::F32ToF16(v);
+  std::memcpy(p, &h, 2);
+}
+
+void QuantizeBlock(DType t, const float* x, uint8_t* out) {
+  if (t == DType::kQ8_0) {
+    float amax = 0;
+    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[i]));
+    const float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+    PutHalf(out, d);
+    for (int i = 0; i < 32; ++i) out[2 + i] = static_cast<uint8_t>(static_cast<int8_t>(std::lround(x[i] * id)));
+  } else if (t == DType::kQ4_0) {
+    float amax = 0, max = 0;
+    for (int i = 0; i < 32; ++i)
+      if (std::fabs(x[i]) > amax) {
+        amax = std::fabs(x[i]);
+        max = x[i];
+      }
+    const float d = max / -8.0f, id = d != 0 ? 1.0f / d : 0.0f;
+    PutHalf(out, d);
+    for (int j = 0; j < 16; ++j) {
+      const int lo = std::min(15, static_cast<int>(x[j] * id + 8.5f));
+      const int hi = std::min(15, static_cast<int>(x[j + 16] * id + 8.5f));
+      out[2 + j] = static_cast<uint8_t>(lo | (hi << 4));
+    }
+  } else {  // kQ4_1
+    float mn = x[0], mx = x[0];
+    for (int i = 1; i < 32; ++i) {
+      mn = std::min(mn, x[i]);
+      mx = std::max(mx, x[i]);
+    }
+    const float d = (mx - mn) / 15.0f, id = d != 0 ? 1.0f / d : 0.0f;
+    PutHalf(out, d);
+    PutHalf(out + 2, mn);
+    for (int j = 0; j < 16; ++j) {
+      const int lo = std::min(15, static_cast<int>((x[j] - mn) * id + 0.5f));
+      const int hi = std::min(15, static_cast<int>((x[j + 16] - mn) * id + 0.5f));
+      out[4 + j] = static_cast<uint8_t>(lo | (hi << 4));
+    }
+  }
+}
+
+}  // namespace
+
+void PrepareForPrecision(Matrix& w, MatmulPrecision p) {
+  if (p != MatmulPrecision::kFast || w.precision == MatmulPrecision::kFast || !internal::FastFormat(w.dtype)) return;
+  Matrix packed;
+  internal::RepackFast(w, &packed);
+  w = std::move(packed);
+}
+
+Result<Matrix> QuantizeMatrix(const Matrix& w, DType target) {
+  if (target != DType::kQ8_0 && target != DType::kQ4_0 && target != DType::kQ4_1)
+    return InvalidArgument(std::string("online quantization to ") + loader::DTypeName(target) + " is not supported (Q8_0, Q4_0, Q4_1)");
+  if (w.ElemBytes() == 0) return InvalidArgument(std::string("matrix is already quantized (") + loader::DTypeName(w.dtype) + ")");
+  if (w.cols % 32 != 0)
+    return InvalidArgument("cannot quantize a matrix with " + std::to_string(w.cols) + " input features: not a multiple of 32");
+  Matrix q;
+  q.dtype = target;
+  q.rows = w.rows;
+  q.cols = w.cols;
+  q.owned.Resize(q.bytes());
+  std::vector<float> row(static_cast<size_t>(w.cols));
+  const int64_t bb = loader::BlockBytes(target);
+  for (int64_t r = 0; r < w.rows; ++r) {
+    DequantizeMatrixRow(w, r, row.data());
+    uint8_t* dst = q.owned.as<uint8_t>() + r * q.RowBytes();
+    for (int64_t b = 0; b < w.cols / 32; ++b) QuantizeBlock(target, row.data() + b * 32, dst + b * bb);
+  }
+  q.data = q.owned.data();
+  return q;
+}
+
+void DequantizeMatrixRow(const Matrix& w, int64_t r, float* dst) {
+  if (internal::IsFastLayout(w)) {
+    internal::FastDequantRow(w, r, dst);
+    return;
+  }
+  loader::DequantizeRow(w.dtype, w.Row(r), dst, w.cols);
+}
+
+}  // namespace pagoda::backend

@@ -1,0 +1,27 @@
+#pragma once
+// Load-time weight preparation: the layout each matmul precision wants, online
+// quantization of plain (HF) weights, and row access whatever the layout.
+// Called while loading (any single thread); the results are read-only after.
+
+#include <cstdint>
+
+#include "backend/cpu/matmul.h"
+#include "common/status.h"
+
+namespace pagoda::backend {
+
+// Puts w into the layout of precision p: for kFast, Q4_0/Q4_1/Q8_0 weights are
+// repacked into the 16-row interleaved int8 layout (fast_matmul.h) and w owns
+// the copy; other formats stay as they are and keep the exact path.
+void PrepareForPrecision(Matrix& w, MatmulPrecision p);
+
+// Quantizes a plain (F32/BF16/F16) matrix at load, per block of 32 inputs of
+// each output row, with llama.cpp's reference rounding: kQ8_0 (int8, one scale
+// per block) or kQ4_0 / kQ4_1 (4-bit, scale / scale and minimum per block).
+// cols must be a multiple of 32.
+Result<Matrix> QuantizeMatrix(const Matrix& w, loader::DType target);
+
+// Row r of w as float32, whatever its dtype and layout.
+void DequantizeMatrixRow(const Matrix& w, int64_t r, float* dst);
+
+}  // namespace pagoda::backend

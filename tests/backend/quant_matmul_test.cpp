@@ -1,0 +1,249 @@
+// Quantized matmul: every GGUF block format against a double-precision
+// reference over the dequantized weights, the AVX-512 block decoders against
+// loader::DequantizeRow bit for bit, batch invariance for every format and
+// precision, and the int8 (kFast) kernel against its scalar model bit for bit.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <tuple>
+#include <vector>
+
+#include "backend/cpu/fast_matmul.h"
+#include "backend/cpu/matmul.h"
+#include "backend/cpu/quant_matmul.h"
+#include "backend/cpu/repack.h"
+
+namespace pagoda::backend {
+namespace {
+
+using loader::DType;
+
+const DType kAllQuant[] = {DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1, DType::kQ8_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
+const DType kFastTypes[] = {DType::kQ4_0, DType::kQ4_1, DType::kQ8_0};
+
+void PutHalf(uint8_t* p, float v) {
+  uint16_t h = loader::F32ToF16(v);
+  std::memcpy(p, &h, 2);
+}
+
+// Random block bytes with sane f16 scales (codes and packed sub-scales random).
+Matrix RandomQuant(DType t, int64_t rows, int64_t cols, std::mt19937& rng) {
+  Matrix m;
+  m.dtype = t;
+  m.rows = rows;
+  m.cols = cols;
+  m.owned.Resize(m.bytes());
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::uniform_real_distribution<float> scale(0.002f, 0.05f), sign(-1.0f, 1.0f);
+  uint8_t* p = m.owned.as<uint8_t>();
+  for (size_t i = 0; i < m.bytes(); ++i) p[i] = static_cast<uint8_t>(byte(rng));
+  const int64_t bb = loader::BlockBytes(t), nblocks = static_cast<int64_t>(m.bytes()) / bb;
+  for (int64_t b = 0; b < nblocks; ++b) {
+    uint8_t* blk = p + b * bb;
+    switch (t) {
+      case DType::kQ4_1:
+      case DType::kQ5_1: PutHalf(blk, scale(rng)); PutHalf(blk + 2, sign(rng) * 0.2f); break;
+      case DType::kQ4_K:
+      case DType::kQ5_K: PutHalf(blk, scale(rng) * 0.1f); PutHalf(blk + 2, scale(rng) * 0.1f); break;
+      case DType::kQ6_K: PutHalf(blk + 208, scale(rng) * 0.1f); break;
+      default: PutHalf(blk, scale(rng) * (sign(rng) < 0 ? -1.0f : 1.0f)); break;
+    }
+  }
+  m.data = m.owned.data();
+  return m;
+}
+
+std::vector<float> RandomX(int64_t n, std::mt19937& rng) {
+  std::normal_distribution<float> nd;
+  std::vector<float> x(n);
+  for (float& v : x) v = nd(rng);
+  return x;
+}
+
+std::vector<double> Reference(const std::vector<float>& x, int64_t m, const Matrix& w, const float* bias) {
+  std::vector<double> y(m * w.rows);
+  std::vector<float> row(w.cols);
+  for (int64_t j = 0; j < w.rows; ++j) {
+    DequantizeMatrixRow(w, j, row.data());
+    for (int64_t i = 0; i < m; ++i) {
+      double s = bias ? bias[j] : 0.0;
+      for (int64_t k = 0; k < w.cols; ++k) s += static_cast<double>(x[i * w.cols + k]) * row[k];
+      y[i * w.rows + j] = s;
+    }
+  }
+  return y;
+}
+
+// Sum over k of |x| * |w|: the scale of the rounding error of one output.
+std::vector<double> AbsScale(const std::vector<float>& x, int64_t m, const Matrix& w) {
+  std::vector<double> y(m * w.rows);
+  std::vector<float> row(w.cols);
+  for (int64_t j = 0; j < w.rows; ++j) {
+    DequantizeMatrixRow(w, j, row.data());
+    for (int64_t i = 0; i < m; ++i) {
+      double s = 0;
+      for (int64_t k = 0; k < w.cols; ++k) s += std::fabs(static_cast<double>(x[i * w.cols + k]) * row[k]);
+      y[i * w.rows + j] = s;
+    }
+  }
+  return y;
+}
+
+TEST(QuantDecodeTest, Avx512DecodersMatchLoaderBitForBit) {
+  std::mt19937 rng(5);
+  for (DType t : kAllQuant) {
+    Matrix w = RandomQuant(t, 3, 512, rng);
+    std::vector<float> a(512), b(512);
+    for (int64_t r = 0; r < 3; ++r) {
+      loader::DequantizeRow(t, w.Row(r), a.data(), 512);
+      internal::DequantizeRowAvx512(t, w.Row(r), b.data(), 512);
+      for (int i = 0; i < 512; ++i) ASSERT_EQ(std::memcmp(&a[i], &b[i], 4), 0) << loader::DTypeName(t) << " row " << r << " i " << i;
+    }
+  }
+}
+
+TEST(QuantMatMulTest, ExactPathMatchesReferenceAcrossShapes) {
+  std::mt19937 rng(7);
+  ThreadPool pool(2);
+  for (DType t : kAllQuant) {
+    const int64_t be = loader::BlockElems(t);
+    for (int64_t k : {be, 3 * be}) {
+      for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{37}}) {
+        Matrix w = RandomQuant(t, n, k, rng);
+        std::vector<float> bias = RandomX(n, rng);
+        for (int64_t m = 1; m <= 17; m += (m < 6 ? 1 : 5)) {
+          std::vector<float> x = RandomX(m * k, rng);
+          std::vector<float> y(m * n), ys(m * n);
+          MatMul(pool, x.data(), m, w, bias.data(), y.data());
+          MatMulScalar(x.data(), m, w, bias.data(), ys.data());
+          auto ref = Reference(x, m, w, bias.data());
+          auto mag = AbsScale(x, m, w);
+          for (int64_t i = 0; i < m * n; ++i) {
+            const double tol = 1e-6 * mag[i] + 1e-6;
+            ASSERT_NEAR(y[i], ref[i], tol) << loader::DTypeName(t) << " m=" << m << " n=" << n << " k=" << k << " i=" << i;
+            ASSERT_NEAR(ys[i], ref[i], tol) << "scalar " << loader::DTypeName(t) << " m=" << m << " n=" << n << " k=" << k;
+          }
+        }
+      }
+    }
+  }
+}
+
+// The skinny (m <= 4) and blocked (m > 4) paths, any thread count, any batch
+// prefix: the same bits for a given row.
+void ExpectBatchInvariant(const Matrix& w, std::mt19937& rng, const std::string& what) {
+  const int64_t k = w.cols, n = w.rows, M = 13;
+  std::vector<float> x = RandomX(M * k, rng);
+  ThreadPool p1(1), p2(2), p3(3);
+  std::vector<float> full(M * n);
+  MatMul(p2, x.data(), M, w, nullptr, full.data());
+  for (int64_t r = 0; r < M; ++r) {
+    for (ThreadPool* p : {&p1, &p2, &p3}) {
+      std::vector<float> one(n);
+      MatMul(*p, x.data() + r * k, 1, w, nullptr, one.data());
+      for (int64_t j = 0; j < n; ++j) ASSERT_EQ(one[j], full[r * n + j]) << what << " row " << r << " col " << j;
+    }
+  }
+  for (int64_t mm : {2, 3, 4, 5, 6, 9}) {
+    std::vector<float> part(mm * n);
+    MatMul(p3, x.data(), mm, w, nullptr, part.data());
+    for (int64_t i = 0; i < mm * n; ++i) ASSERT_EQ(part[i], full[i]) << what << " m=" << mm << " i=" << i;
+  }
+}
+
+TEST(QuantMatMulTest, RowResultDoesNotDependOnBatchOrThreads) {
+  std::mt19937 rng(11);
+  for (DType t : kAllQuant) {
+    Matrix w = RandomQuant(t, 131, 2 * loader::BlockElems(t) + (loader::BlockElems(t) == 32 ? 256 : 0), rng);
+    ExpectBatchInvariant(w, rng, std::string(loader::DTypeName(t)) + " exact");
+  }
+  for (DType t : kFastTypes) {
+    Matrix w = RandomQuant(t, 131, 320, rng);
+    PrepareForPrecision(w, MatmulPrecision::kFast);
+    ASSERT_EQ(w.precision, MatmulPrecision::kFast);
+    ExpectBatchInvariant(w, rng, std::string(loader::DTypeName(t)) + " fast");
+  }
+}
+
+TEST(QuantMatMulTest, FastLayoutKeepsTheWeights) {
+  std::mt19937 rng(13);
+  for (DType t : kFastTypes) {
+    Matrix orig = RandomQuant(t, 37, 96, rng);
+    Matrix f;
+    f.dtype = t;
+    f.rows = 37;
+    f.cols = 96;
+    f.owned.Resize(orig.bytes());
+    std::memcpy(f.owned.data(), orig.data, orig.bytes());
+    f.data = f.owned.data();
+    PrepareForPrecision(f, MatmulPrecision::kFast);
+    std::vector<float> a(96), b(96);
+    for (int64_t r = 0; r < 37; ++r) {
+      DequantizeMatrixRow(orig, r, a.data());
+      DequantizeMatrixRow(f, r, b.data());
+      ASSERT_EQ(a, b) << loader::DTypeName(t) << " row " << r;
+    }
+  }
+}
+
+TEST(QuantMatMulTest, FastPathMatchesItsScalarModelAndTheReference) {
+  std::mt19937 rng(17);
+  ThreadPool pool(2);
+  for (DType t : kFastTypes) {
+    for (auto [m, n, k] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{1, 1, 32}, {1, 16, 64}, {2, 17, 96}, {3, 33, 320},
+                                                                             {4, 48, 32}, {5, 5, 128}, {9, 70, 256}, {17, 31, 160}}) {
+      Matrix w = RandomQuant(t, n, k, rng);
+      std::vector<float> x = RandomX(m * k, rng), bias = RandomX(n, rng);
+      auto ref = Reference(x, m, w, bias.data());
+      auto mag = AbsScale(x, m, w);
+      PrepareForPrecision(w, MatmulPrecision::kFast);
+      std::vector<float> y(m * n), ys(m * n);
+      MatMul(pool, x.data(), m, w, bias.data(), y.data());
+      MatMulScalar(x.data(), m, w, bias.data(), ys.data());
+      for (int64_t i = 0; i < m * n; ++i) {
+        ASSERT_EQ(y[i], ys[i]) << loader::DTypeName(t) << " m=" << m << " n=" << n << " k=" << k << " i=" << i;
+        // Activations rounded to int8 per block: relative error ~ 1/254 per element, far less on sums.
+        ASSERT_NEAR(y[i], ref[i], 8e-3 * mag[i] + 1e-5) << loader::DTypeName(t) << " m=" << m << " n=" << n << " k=" << k;
+      }
+    }
+  }
+}
+
+TEST(QuantizeMatrixTest, OnlineQuantizationIsCloseAndRunsOnBothPaths) {
+  std::mt19937 rng(19);
+  ThreadPool pool(2);
+  Matrix w;
+  w.dtype = DType::kF32;
+  w.rows = 40;
+  w.cols = 128;
+  w.owned.Resize(w.bytes());
+  std::vector<float> vals = RandomX(40 * 128, rng);
+  std::memcpy(w.owned.data(), vals.data(), w.bytes());
+  w.data = w.owned.data();
+  for (auto [t, rel] : std::vector<std::pair<DType, double>>{{DType::kQ8_0, 0.01}, {DType::kQ4_0, 0.2}, {DType::kQ4_1, 0.15}}) {
+    auto q = QuantizeMatrix(w, t);
+    ASSERT_TRUE(q.ok()) << q.status().ToString();
+    EXPECT_EQ(q->dtype, t);
+    std::vector<float> row(128);
+    double err = 0, norm = 0;
+    for (int64_t r = 0; r < 40; ++r) {
+      DequantizeMatrixRow(*q, r, row.data());
+      for (int i = 0; i < 128; ++i) {
+        err += std::pow(row[i] - vals[r * 128 + i], 2);
+        norm += std::pow(vals[r * 128 + i], 2);
+      }
+    }
+    EXPECT_LT(std::sqrt(err / norm), rel) << loader::DTypeName(t);
+    EXPECT_GT(std::sqrt(err / norm), 0.0) << loader::DTypeName(t);
+  }
+  w.cols = 100;
+  EXPECT_FALSE(QuantizeMatrix(w, DType::kQ8_0).ok());
+  w.cols = 128;
+  EXPECT_FALSE(QuantizeMatrix(w, DType::kQ6_K).ok());
+}
+
+}  // namespace
+}  // namespace pagoda::backend
