@@ -276,22 +276,24 @@ RouteResult ApiServer::Generate(const GenerationRequest& r, Endpoint endpoint,
       params.max_tokens = max_len - num_prompt;  // a default, not the client's: fit it
       params.min_tokens = std::min(params.min_tokens, *params.max_tokens);
     }
+    // One engine request per prompt: its n choices (best_of, beams) fork its KV blocks.
+    params.n = r.n;
+    engine::AddRequestOptions opts;
+    opts.cache_salt = r.cache_salt;
+    opts.truncate_prompt_tokens = truncate;
+    auto added = engine_->AddRequest(ids, params, opts);
+    if (!added.ok()) {
+      ApiError e = ApiErrorFromStatus(added.status());
+      if (!engine_->alive()) e = MakeApiError(503, added.status().message());
+      return ErrorResult(e);  // choices already started are dropped (aborted) with `choices`
+    }
+    std::shared_ptr<engine::RequestHandle> handle = std::move(*added);
     for (int i = 0; i < r.n; ++i) {
-      sample::SamplingParams p = params;
-      if (p.seed && i > 0) p.seed = *p.seed + static_cast<uint64_t>(i);  // n samples, n different streams
-      engine::AddRequestOptions opts;
-      opts.cache_salt = r.cache_salt;
-      opts.truncate_prompt_tokens = truncate;
-      auto handle = engine_->AddRequest(ids, p, opts);
-      if (!handle.ok()) {
-        ApiError e = ApiErrorFromStatus(handle.status());
-        if (!engine_->alive()) e = MakeApiError(503, handle.status().message());
-        return ErrorResult(e);  // choices already started are dropped (aborted) with `choices`
-      }
       ChoiceState c;
       c.index = static_cast<int>(pi) * r.n + i;
       c.first_of_prompt = i == 0;
-      c.handle = std::move(*handle);
+      c.handle = handle;
+      c.sub_index = i;
       c.num_prompt_tokens = num_prompt;
       if (pi < echo_texts.size()) c.echo_text = echo_texts[pi];
       choices.push_back(std::move(c));

@@ -124,13 +124,30 @@ bool GenerationResponse::Poll(ResponseWriter& w) {
     }
   }
   engine::RequestOutput out;
-  for (auto& c : choices_) {
-    while (!c.done && !error_) {
+  for (size_t k = 0; k < choices_.size() && !error_; ++k) {
+    if (choices_[k].sub_index != 0) continue;  // read through the owner of the handle
+    while (!error_) {
       out = engine::RequestOutput{};
-      if (!c.handle->NextFor(&out, 0)) break;
-      Absorb(c, out, &sse);
+      if (!choices_[k].handle->NextFor(&out, 0)) break;
+      size_t target = k + static_cast<size_t>(std::max(0, out.index));
+      if (target >= choices_.size() || choices_[target].handle != choices_[k].handle) target = k;
+      if (!out.error.ok()) {  // the request failed: every choice of it ends
+        Absorb(choices_[target], out, &sse);
+        break;
+      }
+      if (!choices_[target].done) Absorb(choices_[target], out, &sse);
     }
-    if (error_) break;
+    // A closed request (aborted as a whole, e.g. at shutdown) ends its remaining choices.
+    if (!error_ && choices_[k].handle->done()) {
+      for (size_t j = k; j < choices_.size() && choices_[j].handle == choices_[k].handle; ++j) {
+        if (choices_[j].done) continue;
+        engine::RequestOutput end;
+        end.finished = true;
+        end.finish_reason = core::FinishReason::kAbort;
+        end.index = choices_[j].sub_index;
+        Absorb(choices_[j], end, &sse);
+      }
+    }
   }
   if (error_) {
     // One failed choice fails the response; the others are dropped (aborted).

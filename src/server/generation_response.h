@@ -25,11 +25,14 @@ namespace pagoda::server {
 
 enum class Endpoint { kCompletions, kChatCompletions };
 
-// One choice: an engine request and what it has produced so far.
+// One choice and what it has produced so far. The n choices of one prompt share
+// one engine request (the engine forks them from the prompt's KV blocks); the
+// first of them owns the handle and the others read through it.
 struct ChoiceState {
   int index = 0;         // the choice's index in the response
   bool first_of_prompt = true;  // counts the prompt tokens in usage
-  std::unique_ptr<engine::RequestHandle> handle;
+  std::shared_ptr<engine::RequestHandle> handle;
+  int sub_index = 0;     // this choice's index within its engine request
   std::string echo_text;  // completions with echo: the prompt's text
   std::string text;
   std::vector<TokenLogprob> logprobs;

@@ -34,9 +34,6 @@ bool RefuseUnsupported(JsonFields& f) {
       return f.Fail("'response_format' of type '" + type + "' is not supported (structured outputs are not implemented)",
                     "response_format");
   }
-  bool beam = false;
-  f.Bool("use_beam_search", &beam);
-  if (beam) f.Fail("'use_beam_search' is not supported", "use_beam_search");
   return f.ok();
 }
 
@@ -62,12 +59,16 @@ bool ParseSampling(JsonFields& f, const SupportedFeatures& features, std::option
   f.String("user", &r->user);
   if (!ParseStreamOptions(f, r)) return false;
   f.Int("n", 1, kMaxN, &r->n);
-  if (const auto* bo = f.Get("best_of")) {
-    std::optional<int> best_of;
-    f.Int("best_of", 1, kMaxN, &best_of);
-    if (f.ok() && best_of && *best_of != r->n) f.Fail("'best_of' other than n is not supported", "best_of");
-    (void)bo;
-  }
+  // best_of and beam search run in the engine, sharing the prompt's KV blocks;
+  // their choices are known only at the end, so they do not stream (as in vLLM).
+  f.Int("best_of", 1, kMaxN, &p.best_of);
+  if (f.ok() && p.best_of && *p.best_of < r->n) return f.Fail("'best_of' must be at least 'n'", "best_of");
+  f.Bool("use_beam_search", &p.use_beam_search);
+  f.Number("length_penalty", -kInf, kInf, &p.length_penalty);
+  f.Bool("early_stopping", &p.early_stopping);
+  if (f.ok() && r->stream && (p.use_beam_search || (p.best_of && *p.best_of > r->n)))
+    return f.Fail(p.use_beam_search ? "'use_beam_search' cannot be streamed" : "'best_of' greater than 'n' cannot be streamed",
+                  p.use_beam_search ? "use_beam_search" : "best_of");
   std::optional<int> max_tokens, max_completion_tokens;
   f.Int("max_tokens", 1, std::numeric_limits<int>::max(), &max_tokens);
   f.Int("max_completion_tokens", 1, std::numeric_limits<int>::max(), &max_completion_tokens);

@@ -191,3 +191,22 @@ def test_error_413(client):
     with pytest.raises(openai.APIStatusError) as e:
         client.completions.create(model=MODEL_NAME, prompt="a" * (MAX_BODY + 10), max_tokens=2)
     assert e.value.status_code == 413
+
+
+def test_best_of_and_beam_search(client):
+    # best_of: the engine generates 3 (forking the prompt's blocks) and returns the best 1.
+    r = client.completions.create(model=MODEL_NAME, prompt="Once upon a time", max_tokens=8, temperature=1.0, seed=3,
+                                  best_of=3, n=1, extra_body={"ignore_eos": True})
+    assert len(r.choices) == 1 and r.usage.completion_tokens == 8
+    # Beam search (vLLM's extra field): n beams, best first, deterministic.
+    kw = dict(model=MODEL_NAME, prompt="Once upon a time", max_tokens=8, n=3, temperature=0.0,
+              extra_body={"use_beam_search": True})
+    a = client.completions.create(**kw)
+    b = client.completions.create(**kw)
+    assert [c.index for c in a.choices] == [0, 1, 2]
+    assert [c.text for c in a.choices] == [c.text for c in b.choices]
+    assert len({c.text for c in a.choices}) == 3
+    # Neither can be streamed.
+    with pytest.raises(openai.BadRequestError) as e:
+        client.completions.create(stream=True, **kw)
+    assert e.value.body["param"] == "use_beam_search"

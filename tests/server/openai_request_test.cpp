@@ -178,9 +178,13 @@ TEST(OpenAiRequest, UnsupportedFieldsAreRefusedNotIgnored) {
   EXPECT_EQ(ParamOf(Completion(R"({"prompt":"x","suffix":"end"})")), "suffix");
   EXPECT_EQ(ParamOf(Completion(R"({"prompt":"x","suffix":""})")), "<ok>");
   EXPECT_EQ(ParamOf(Completion(R"({"prompt":"x","echo":true,"logprobs":1})")), "echo");
-  EXPECT_EQ(ParamOf(Completion(R"({"prompt":"x","best_of":3})")), "best_of");
+  EXPECT_EQ(ParamOf(Completion(R"({"prompt":"x","best_of":3})")), "<ok>");
   EXPECT_EQ(ParamOf(Completion(R"({"prompt":"x","best_of":2,"n":2})")), "<ok>");
-  EXPECT_EQ(ParamOf(Completion(R"({"prompt":"x","use_beam_search":true})")), "use_beam_search");
+  EXPECT_EQ(ParamOf(Completion(R"({"prompt":"x","best_of":1,"n":2})")), "best_of");
+  EXPECT_EQ(ParamOf(Completion(R"({"prompt":"x","best_of":3,"stream":true})")), "best_of");
+  EXPECT_EQ(ParamOf(Completion(R"({"prompt":"x","use_beam_search":true})")), "<ok>");
+  EXPECT_EQ(ParamOf(Completion(R"({"prompt":"x","use_beam_search":true,"stream":true})")), "use_beam_search");
+  EXPECT_EQ(ParamOf(Completion(R"({"prompt":"x","length_penalty":"long"})")), "length_penalty");
   EXPECT_EQ(ParamOf(Completion(R"({"prompt":"x","guided_json":{}})")), "guided_json");
   EXPECT_EQ(ParamOf(Completion(R"({"prompt":"x","guided_regex":"a+"})")), "guided_regex");
   EXPECT_EQ(ParamOf(Completion(R"({"prompt":"x","response_format":{"type":"json_object"}})")), "response_format");
