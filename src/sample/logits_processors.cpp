@@ -34,6 +34,26 @@ void MaskBelow(std::span<float> row, float cut) {
   for (float& v : row) v = v < cut ? kNegInf : v;
 }
 
+// MaskBelow that also lists the finite survivors in increasing order; a block
+// of 64 entirely below the cut (or all -inf) is filled at once, so the cost is
+// one vectorized pass when few tokens survive.
+void MaskBelowAndList(std::span<float> row, float cut, std::vector<int32_t>& kept) {
+  const size_t n = row.size();
+  kept.clear();
+  for (size_t b = 0; b < n; b += 64) {
+    const size_t end = std::min(n, b + 64);
+    const float bm = MaxOf(row.data() + b, end - b);
+    if (bm < cut || bm == kNegInf) {
+      std::fill(row.begin() + b, row.begin() + end, kNegInf);
+      continue;
+    }
+    for (size_t i = b; i < end; ++i) {
+      if (row[i] < cut) row[i] = kNegInf;
+      else if (row[i] != kNegInf) kept.push_back(static_cast<int32_t>(i));
+    }
+  }
+}
+
 }  // namespace
 
 void ApplyAllowedTokenIds(std::span<float> row, std::span<const int32_t> allowed, ProcessorScratch& scratch) {
@@ -114,16 +134,35 @@ void ApplyTemperature(std::span<float> row, double temperature) {
   for (float& v : row) v /= t;
 }
 
-void ApplyMinP(std::span<float> row, double min_p) {
-  if (min_p <= 0) return;
+bool ApplyMinP(std::span<float> row, double min_p, std::vector<int32_t>* kept) {
+  if (min_p <= 0) return false;
   const float m = MaxOf(row.data(), row.size());
-  if (m == kNegInf) return;
-  // p_i / p_max = exp(l_i - max); in double so that the cut is exact to rounding.
+  if (m == kNegInf) return false;
+  // p_i / p_max = exp(l_i - max); the cut in double, then the smallest float
+  // >= it, so that the float compare is the double one.
   const double cut = static_cast<double>(m) + std::log(min_p);
-  // The smallest float >= cut, so that the float compare is the double one.
   float fcut = static_cast<float>(cut);
   if (static_cast<double>(fcut) < cut) fcut = std::nextafter(fcut, HUGE_VALF);
-  MaskBelow(row, fcut);
+  if (!kept) {
+    MaskBelow(row, fcut);
+    return false;
+  }
+  MaskBelowAndList(row, fcut, *kept);
+  return true;
+}
+
+void ApplyTopKOnKept(std::span<float> row, std::vector<int32_t>& kept, int k, ProcessorScratch& s) {
+  if (k <= 0 || kept.size() <= static_cast<size_t>(k)) return;
+  s.values.resize(kept.size());
+  for (size_t i = 0; i < kept.size(); ++i) s.values[i] = row[kept[i]];
+  std::nth_element(s.values.begin(), s.values.begin() + (k - 1), s.values.end(), std::greater<float>());
+  const float kth = s.values[k - 1];
+  size_t out = 0;
+  for (int32_t t : kept) {
+    if (row[t] < kth) row[t] = kNegInf;
+    else kept[out++] = t;
+  }
+  kept.resize(out);
 }
 
 bool ApplyTopK(std::span<float> row, int k, ProcessorScratch& s, std::vector<int32_t>* kept) {
@@ -158,21 +197,7 @@ bool ApplyTopK(std::span<float> row, int k, ProcessorScratch& s, std::vector<int
     if (kth != kNegInf) MaskBelow(row, kth);  // -inf: fewer than k finite logits, nothing to remove
     return false;
   }
-  // Mask and list the (finite) survivors; blocks entirely below kth are
-  // filled at once.
-  kept->clear();
-  for (size_t b = 0; b < n; b += 64) {
-    const size_t end = std::min(n, b + 64);
-    const float bm = MaxOf(row.data() + b, end - b);
-    if (bm < kth || bm == kNegInf) {
-      std::fill(row.begin() + b, row.begin() + end, kNegInf);
-      continue;
-    }
-    for (size_t i = b; i < end; ++i) {
-      if (row[i] < kth) row[i] = kNegInf;
-      else if (row[i] != kNegInf) kept->push_back(static_cast<int32_t>(i));
-    }
-  }
+  MaskBelowAndList(row, kth, *kept);
   return true;
 }
 
@@ -220,11 +245,11 @@ int64_t DrawFromKept(std::span<const float> row, std::span<const int32_t> kept, 
   return last_positive;
 }
 
-void ApplyTopP(std::span<float> row, double top_p, ProcessorScratch& s) {
-  if (top_p >= 1.0) return;
+bool ApplyTopP(std::span<float> row, double top_p, ProcessorScratch& s, std::vector<int32_t>* kept) {
+  if (top_p >= 1.0) return false;
   const size_t n = row.size();
   const float m = MaxOf(row.data(), n);
-  if (m == kNegInf) return;
+  if (m == kNegInf) return false;
   s.weights.resize(n);
   s.bucket_of.resize(n);
   s.bucket_mass.assign(kNumBuckets, 0.0);
@@ -263,7 +288,12 @@ void ApplyTopP(std::span<float> row, double top_p, ProcessorScratch& s) {
     last_kept = row[t];
     above += w[t];
   }
-  MaskBelow(row, last_kept);
+  if (!kept) {
+    MaskBelow(row, last_kept);
+    return false;
+  }
+  MaskBelowAndList(row, last_kept, *kept);
+  return true;
 }
 
 float MaxLogit(std::span<const float> row) { return MaxOf(row.data(), row.size()); }

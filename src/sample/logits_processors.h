@@ -58,15 +58,21 @@ void ApplyPenalties(std::span<float> row, std::span<const int32_t> prompt_ids, s
 // l /= temperature (temperature > 0).
 void ApplyTemperature(std::span<float> row, double temperature);
 
+// The filters below (min-p, top-k, top-p) take an optional `kept`: when given
+// and the filter ran, it lists the surviving token ids in increasing order and
+// the call returns true (otherwise false and `kept` is untouched), so that the
+// next filters and the draw can work on the few survivors instead of the whole
+// vocabulary (the *OnKept forms and DrawFromKept). Same results either way.
+
 // Keeps tokens with p >= min_p * p_max, i.e. l >= max + log(min_p).
-void ApplyMinP(std::span<float> row, double min_p);
+bool ApplyMinP(std::span<float> row, double min_p, std::vector<int32_t>* kept = nullptr);
 
 // Keeps the tokens whose logit is >= the k-th largest logit (ties at the
 // boundary are all kept, as HF's TopKLogitsWarper and vLLM do). k <= 0 or
-// k >= vocab: no-op. With `kept`, also lists the surviving token ids in
-// increasing order and returns true (false: no-op, `kept` not filled), so that
-// top-p and the draw can work on the few survivors instead of the vocabulary.
+// k >= vocab: no-op.
 bool ApplyTopK(std::span<float> row, int k, ProcessorScratch& scratch, std::vector<int32_t>* kept = nullptr);
+// ApplyTopK restricted to `kept` (every other logit is -inf); updates `kept`.
+void ApplyTopKOnKept(std::span<float> row, std::vector<int32_t>& kept, int k, ProcessorScratch& scratch);
 
 // ApplyTopP restricted to `kept` (every other logit is -inf); updates `kept`.
 void ApplyTopPOnKept(std::span<float> row, std::vector<int32_t>& kept, double top_p, ProcessorScratch& scratch);
@@ -79,7 +85,7 @@ void ApplyTopPOnKept(std::span<float> row, std::vector<int32_t>& kept, double to
 // token tied with the last kept one, so the result does not depend on token ids.
 // No full sort: a histogram over (max - l) finds the crossing bucket and only
 // that bucket is sorted. top_p >= 1: no-op.
-void ApplyTopP(std::span<float> row, double top_p, ProcessorScratch& scratch);
+bool ApplyTopP(std::span<float> row, double top_p, ProcessorScratch& scratch, std::vector<int32_t>* kept = nullptr);
 
 // The largest logit (-inf for an all -inf row).
 float MaxLogit(std::span<const float> row);

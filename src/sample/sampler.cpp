@@ -19,6 +19,8 @@
 //   8. top_k
 //   9. top_p (on the distribution left by min_p and top_k)
 //  10. draw: inverse CDF over token ids with a counter-based uniform
+// (after the first of min_p / top_k / top_p, the rest and the draw run on the
+// list of surviving tokens, not on the whole vocabulary)
 // HF generate() orders its processors as sequence_bias, repetition_penalty,
 // bad words, min_new_tokens, prefix constraint, then temperature, top_k, top_p,
 // min_p. Masks commute with the rest, so the two orders agree except that HF
@@ -49,12 +51,17 @@ void Sampler::ProcessRow(std::span<float> row, const SamplingRow& r, ProcessorSc
   ApplyPenalties(row, r.prompt_ids, r.output_ids, p->repetition_penalty, p->frequency_penalty, p->presence_penalty, s);
   if (p->temperature < kSamplingEps) return;
   ApplyTemperature(row, p->temperature);
-  if (p->min_p > 0) ApplyMinP(row, p->min_p);
-  // After top-k only the survivors matter: top-p and the draw use their list.
-  *sparse = p->top_k > 0 && ApplyTopK(row, p->top_k, s, &s.kept);
+  // Once a filter has run, only its survivors matter: the next filters and the
+  // draw work on their list (s.kept) instead of the vocabulary.
+  bool& listed = *sparse;
+  if (p->min_p > 0) listed = ApplyMinP(row, p->min_p, &s.kept);
+  if (p->top_k > 0) {
+    if (listed) ApplyTopKOnKept(row, s.kept, p->top_k, s);
+    else listed = ApplyTopK(row, p->top_k, s, &s.kept);
+  }
   if (p->top_p < 1.0) {
-    if (*sparse) ApplyTopPOnKept(row, s.kept, p->top_p, s);
-    else ApplyTopP(row, p->top_p, s);
+    if (listed) ApplyTopPOnKept(row, s.kept, p->top_p, s);
+    else listed = ApplyTopP(row, p->top_p, s, &s.kept);
   }
 }
 

@@ -293,6 +293,39 @@ TEST(LogitsProcessors, SurvivorListPathsMatchTheDenseOnes) {
   }
 }
 
+TEST(LogitsProcessors, SurvivorListsAfterMinPAndTopP) {
+  ProcessorScratch s;
+  for (int trial = 0; trial < 30; ++trial) {
+    const size_t V = trial % 2 ? 4000 : 300;
+    const auto raw = RandomLogits(700 + trial, V, 0.5 + trial % 5);
+    // min-p with and without the list, then top-k on the list vs dense.
+    auto dense = raw, sparse = raw;
+    const double min_p = 0.001 + 0.01 * trial;
+    EXPECT_FALSE(ApplyMinP(dense, min_p));
+    std::vector<int32_t> kept;
+    ASSERT_TRUE(ApplyMinP(sparse, min_p, &kept));
+    ASSERT_EQ(dense, sparse) << "trial " << trial;
+    size_t finite = 0;
+    for (float v : dense) finite += !IsMasked(v);
+    ASSERT_EQ(kept.size(), finite);
+    ASSERT_TRUE(std::is_sorted(kept.begin(), kept.end()));
+    const int k = 1 + trial * 3;
+    ApplyTopK(dense, k, s);
+    ApplyTopKOnKept(sparse, kept, k, s);
+    ASSERT_EQ(dense, sparse) << "trial " << trial << " k " << k;
+    // top-p with and without the list, and the draws over each.
+    auto dense_p = raw, sparse_p = raw;
+    const double top_p = 0.05 + 0.03 * trial;
+    EXPECT_FALSE(ApplyTopP(dense_p, top_p, s));
+    ASSERT_TRUE(ApplyTopP(sparse_p, top_p, s, &kept));
+    ASSERT_EQ(dense_p, sparse_p) << "trial " << trial;
+    finite = 0;
+    for (float v : dense_p) finite += !IsMasked(v);
+    ASSERT_EQ(kept.size(), finite);
+    for (double u : {0.0, 0.2, 0.5, 0.77, 0.999}) ASSERT_EQ(DrawFromKept(sparse_p, kept, u), DrawFromLogits(dense_p, u, s));
+  }
+}
+
 TEST(LogitsProcessors, ArgmaxTakesTheFirstMax) {
   std::vector<float> row = {1, 3, 2, 3, kNegInf};
   EXPECT_EQ(Argmax(row), 1);
