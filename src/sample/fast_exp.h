@@ -68,39 +68,18 @@ inline Float4 FastExp4(Float4 x) {
   return underflow ? zero : out;
 }
 
-// out[i] = FastExp(x[i] - m) for i < n; returns their sum in a fixed order
-// (four float lanes per block of 256, blocks in double).
-inline double ExpShifted(const float* x, float m, float* out, size_t n) {
-  double total = 0;
-  for (size_t begin = 0; begin < n; begin += 256) {
-    const size_t end = begin + 256 < n ? begin + 256 : n;
-    Float4 acc = {0, 0, 0, 0};
-    size_t i = begin;
-    for (; i + 4 <= end; i += 4) {
-      const Float4 w = FastExp4(Load4(x + i) - m);
-      Store4(out + i, w);
-      acc += w;
-    }
-    double block = static_cast<double>(acc[0]) + acc[1] + acc[2] + acc[3];
-    for (; i < end; ++i) block += out[i] = FastExp(x[i] - m);
-    total += block;
-  }
-  return total;
-}
+// out[i] = FastExp(x[i] - m) for i < n (x[i] - m <= 0); returns their sum in
+// a fixed order: eight float lanes (element index mod 8) per block of 256,
+// the lanes in order then the block's tail in double, blocks in double. The
+// AVX2 path (8 lanes in one register) and the portable path (two 4-lane
+// vectors) give the same floats and the same sum. Dispatched at run time.
+double ExpShifted(const float* x, float m, float* out, size_t n);
+// The same sum without storing the terms.
+double SumExpShifted(const float* x, float m, size_t n);
 
-// sum of FastExp(x[i] - m), in ExpShifted's order, without storing the terms.
-inline double SumExpShifted(const float* x, float m, size_t n) {
-  double total = 0;
-  for (size_t begin = 0; begin < n; begin += 256) {
-    const size_t end = begin + 256 < n ? begin + 256 : n;
-    Float4 acc = {0, 0, 0, 0};
-    size_t i = begin;
-    for (; i + 4 <= end; i += 4) acc += FastExp4(Load4(x + i) - m);
-    double block = static_cast<double>(acc[0]) + acc[1] + acc[2] + acc[3];
-    for (; i < end; ++i) block += FastExp(x[i] - m);
-    total += block;
-  }
-  return total;
-}
+namespace detail {
+double ExpShiftedPortable(const float* x, float m, float* out, size_t n);  // out may be null
+double ExpShiftedAvx2(const float* x, float m, float* out, size_t n);      // only where AVX2 exists
+}  // namespace detail
 
 }  // namespace pagoda::sample

@@ -36,16 +36,22 @@ void ComputeLogprobs(std::span<const float> row, int32_t token, int num_top, Sam
   const size_t k = std::min(static_cast<size_t>(num_top), row.size());
   // Min-heap (worst on top) of the k best (logit, id) pairs.
   heap.clear();
-  for (size_t i = 0; i < row.size(); ++i) {
-    if (heap.size() == k && row[i] < heap.front().logprob) continue;  // the common case
-    const TokenLogprob c{static_cast<int32_t>(i), row[i]};
-    if (heap.size() < k) {
-      heap.push_back(c);
-      std::push_heap(heap.begin(), heap.end(), Better);
-    } else if (Better(c, heap.front())) {
-      std::pop_heap(heap.begin(), heap.end(), Better);
-      heap.back() = c;
-      std::push_heap(heap.begin(), heap.end(), Better);
+  const size_t n = row.size();
+  for (size_t b = 0; b < n; b += 64) {
+    const size_t end = std::min(n, b + 64);
+    // A block whose (vectorized) max cannot enter the full heap is skipped.
+    if (heap.size() == k && MaxLogit(row.subspan(b, end - b)) < heap.front().logprob) continue;
+    for (size_t i = b; i < end; ++i) {
+      if (heap.size() == k && row[i] < heap.front().logprob) continue;
+      const TokenLogprob c{static_cast<int32_t>(i), row[i]};
+      if (heap.size() < k) {
+        heap.push_back(c);
+        std::push_heap(heap.begin(), heap.end(), Better);
+      } else if (Better(c, heap.front())) {
+        std::pop_heap(heap.begin(), heap.end(), Better);
+        heap.back() = c;
+        std::push_heap(heap.begin(), heap.end(), Better);
+      }
     }
   }
   std::sort(heap.begin(), heap.end(), Better);

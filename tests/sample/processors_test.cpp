@@ -9,6 +9,7 @@
 #include <numeric>
 #include <set>
 
+#include "common/cpu_features.h"
 #include "sample/fast_exp.h"
 #include "sample/logits_processors.h"
 #include "sample_test_util.h"
@@ -32,6 +33,27 @@ TEST(FastExp, MatchesStdExp) {
   EXPECT_EQ(FastExp(kNegInf), 0.0f);
   EXPECT_EQ(FastExp(-200.0f), 0.0f);
   EXPECT_EQ(FastExp(0.0f), 1.0f);
+}
+
+TEST(FastExp, VectorPathsGiveTheScalarFloatsAndTheSameSum) {
+  for (size_t n : {1, 7, 8, 9, 255, 256, 257, 1000, 4099}) {
+    auto x = RandomLogits(static_cast<uint32_t>(n), n, 10.0);
+    if (n > 1) x[0] = kNegInf;  // a masked token (callers never pass an all -inf row)
+    float m = kNegInf;
+    for (float v : x) m = std::max(m, v);
+    std::vector<float> a(n), b(n);
+    const double sa = detail::ExpShiftedPortable(x.data(), m, a.data(), n);
+    for (size_t i = 0; i < n; ++i) ASSERT_EQ(a[i], FastExp(x[i] - m)) << n << " " << i;
+    EXPECT_EQ(detail::ExpShiftedPortable(x.data(), m, nullptr, n), sa);
+    if (GetCpuFeatures().avx2) {
+      const double sb = detail::ExpShiftedAvx2(x.data(), m, b.data(), n);
+      EXPECT_EQ(a, b) << n;
+      EXPECT_EQ(sa, sb) << n;
+    }
+    double direct = 0;
+    for (size_t i = 0; i < n; ++i) direct += std::exp(static_cast<double>(x[i]) - m);
+    EXPECT_NEAR(ExpShifted(x.data(), m, b.data(), n), direct, 1e-6 * direct);
+  }
 }
 
 TEST(LogitsProcessors, AllowedTokenIds) {

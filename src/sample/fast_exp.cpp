@@ -1,0 +1,106 @@
+#include "sample/fast_exp.h"
+
+#include <immintrin.h>
+
+#include "common/cpu_features.h"
+
+namespace pagoda::sample {
+namespace detail {
+
+double ExpShiftedPortable(const float* x, float m, float* out, size_t n) {
+  double total = 0;
+  for (size_t begin = 0; begin < n; begin += 256) {
+    const size_t end = begin + 256 < n ? begin + 256 : n;
+    Float4 lo = {0, 0, 0, 0}, hi = {0, 0, 0, 0};
+    size_t i = begin;
+    for (; i + 8 <= end; i += 8) {
+      const Float4 a = FastExp4(Load4(x + i) - m);
+      const Float4 b = FastExp4(Load4(x + i + 4) - m);
+      if (out) {
+        Store4(out + i, a);
+        Store4(out + i + 4, b);
+      }
+      lo += a;
+      hi += b;
+    }
+    double block = 0;
+    for (int j = 0; j < 4; ++j) block += lo[j];
+    for (int j = 0; j < 4; ++j) block += hi[j];
+    for (; i < end; ++i) {
+      const float w = FastExp(x[i] - m);
+      if (out) out[i] = w;
+      block += w;
+    }
+    total += block;
+  }
+  return total;
+}
+
+#if defined(__x86_64__)
+// FastExp on eight lanes: the same operations, in the same order, as FastExp4.
+__attribute__((target("avx2"))) static inline __m256 FastExp8(__m256 x) {
+  const __m256 under = _mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_LT_OQ);
+  x = _mm256_min_ps(x, _mm256_set1_ps(88.0f));
+  x = _mm256_andnot_ps(under, x);
+  const __m256 fx = _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _mm256_set1_ps(0.5f));
+  __m256i n = _mm256_cvttps_epi32(fx);
+  n = _mm256_add_epi32(n, _mm256_castps_si256(_mm256_cmp_ps(fx, _mm256_cvtepi32_ps(n), _CMP_LT_OQ)));
+  const __m256 nf = _mm256_cvtepi32_ps(n);
+  __m256 r = _mm256_sub_ps(x, _mm256_mul_ps(nf, _mm256_set1_ps(0.693359375f)));
+  r = _mm256_sub_ps(r, _mm256_mul_ps(nf, _mm256_set1_ps(-2.12194440e-4f)));
+  __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+  y = _mm256_add_ps(_mm256_mul_ps(y, r), _mm256_set1_ps(1.3981999507e-3f));
+  y = _mm256_add_ps(_mm256_mul_ps(y, r), _mm256_set1_ps(8.3334519073e-3f));
+  y = _mm256_add_ps(_mm256_mul_ps(y, r), _mm256_set1_ps(4.1665795894e-2f));
+  y = _mm256_add_ps(_mm256_mul_ps(y, r), _mm256_set1_ps(1.6666665459e-1f));
+  y = _mm256_add_ps(_mm256_mul_ps(y, r), _mm256_set1_ps(5.0000001201e-1f));
+  y = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(y, r), r), r), _mm256_set1_ps(1.0f));
+  const __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n, _mm256_set1_epi32(127)), 23));
+  return _mm256_andnot_ps(under, _mm256_mul_ps(y, scale));
+}
+
+__attribute__((target("avx2"))) double ExpShiftedAvx2(const float* x, float m, float* out, size_t n) {
+  const __m256 mv = _mm256_set1_ps(m);
+  double total = 0;
+  for (size_t begin = 0; begin < n; begin += 256) {
+    const size_t end = begin + 256 < n ? begin + 256 : n;
+    __m256 acc = _mm256_setzero_ps();
+    size_t i = begin;
+    for (; i + 8 <= end; i += 8) {
+      const __m256 w = FastExp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), mv));
+      if (out) _mm256_storeu_ps(out + i, w);
+      acc = _mm256_add_ps(acc, w);
+    }
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, acc);
+    double block = 0;
+    for (int j = 0; j < 8; ++j) block += lanes[j];
+    for (; i < end; ++i) {
+      const float w = FastExp(x[i] - m);
+      if (out) out[i] = w;
+      block += w;
+    }
+    total += block;
+  }
+  return total;
+}
+#else
+double ExpShiftedAvx2(const float* x, float m, float* out, size_t n) { return ExpShiftedPortable(x, m, out, n); }
+#endif
+
+}  // namespace detail
+
+namespace {
+bool UseAvx2() {
+  static const bool avx2 = GetCpuFeatures().avx2;
+  return avx2;
+}
+}  // namespace
+
+double ExpShifted(const float* x, float m, float* out, size_t n) {
+  return UseAvx2() ? detail::ExpShiftedAvx2(x, m, out, n) : detail::ExpShiftedPortable(x, m, out, n);
+}
+
+double SumExpShifted(const float* x, float m, size_t n) { return ExpShifted(x, m, nullptr, n); }
+
+}  // namespace pagoda::sample
