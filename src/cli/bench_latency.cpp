@@ -63,13 +63,14 @@ int RunLatency(const LatencyOptions& o) {
   if (c.learned_positions && in + out > c.max_position_embeddings)
     return BenchFail(InvalidArgument("input + output length " + std::to_string(in + out) + " exceeds the model's " +
                                      std::to_string(c.max_position_embeddings) + " positions"));
+  const std::string load_before = LoadAverage();
   ThreadPool pool(o.threads);
 
   // Machine limits for the roofline share.
+  // Peak: MatMul on the model's own largest layer matrix (its format and kernel path), m = 128.
   const loader::DType wt = ModelWeightDType(m);
-  const bool plain = wt == loader::DType::kF32 || wt == loader::DType::kBF16 || wt == loader::DType::kF16;
   const double bw = o.bandwidth_gbs > 0 ? o.bandwidth_gbs : MeasureReadBandwidthGBs(pool, size_t{256} << 20, 0.3);
-  const double peak = o.peak_gflops > 0 ? o.peak_gflops : MeasureMatMulGflops(pool, plain ? wt : loader::DType::kF32, 0.3);
+  const double peak = o.peak_gflops > 0 ? o.peak_gflops : MeasureMatrixGflops(pool, ModelProbeMatrix(m), 128, 0.3);
 
   const int64_t blocks_per_seq = (in + out + bs - 1) / bs;
   backend::KvCache kv(c.num_layers, B * blocks_per_seq, bs, c.num_kv_heads, c.head_dim);
@@ -79,7 +80,7 @@ int RunLatency(const LatencyOptions& o) {
   std::vector<float> logits(static_cast<size_t>(B * c.vocab_size));
   BenchRng rng(o.seed);
 
-  std::fprintf(stderr, "model %s: %.1f M parameters, %.1f MiB %s weights; batch %lld, input %lld, output %lld, %d threads\n", o.model.c_str(),
+  std::printf("model %s: %.1f M parameters, %.1f MiB %s weights; batch %lld, input %lld, output %lld, %d threads\n", o.model.c_str(),
                m.num_parameters() / 1e6, m.weight_bytes() / 1048576.0, FormatName(wt), static_cast<long long>(B), static_cast<long long>(in),
                static_cast<long long>(out), pool.num_threads());
 
@@ -153,8 +154,9 @@ int RunLatency(const LatencyOptions& o) {
 
   const double pct[] = {50, 90, 99};
   const Summary steps = Summarize(step_ms, pct), totals = Summarize(total_ms, pct);
+  std::printf("load average: %s before, %s after\n", load_before.c_str(), LoadAverage().c_str());
   std::printf("limits: read bandwidth %.2f GB/s%s, peak %.1f GFLOP/s (%s)%s\n", bw, o.bandwidth_gbs > 0 ? " (given)" : " (measured)", peak,
-              plain ? FormatName(wt) : "fp32", o.peak_gflops > 0 ? " (given)" : " (measured)");
+              FormatName(wt), o.peak_gflops > 0 ? " (given)" : " (measured on the model's up-projection, m=128)");
   std::printf("iteration latency: mean %.2f ms, p50 %.2f ms, p99 %.2f ms (%d iterations after %d warm-up)\n", totals.mean,
               totals.percentiles[0].second, totals.percentiles[2].second, o.num_iters, o.num_iters_warmup);
   std::printf("prefill: %lld tokens in %.2f ms (%.1f tokens/s), %.1f%% of its roofline limit\n", static_cast<long long>(B * in),
@@ -178,6 +180,7 @@ int RunLatency(const LatencyOptions& o) {
               {"output_len", out},
               {"num_iters", o.num_iters},
               {"threads", pool.num_threads()},
+              {"load_average_before", load_before},
               {"bandwidth_gbs", bw},
               {"peak_gflops", peak},
               {"iteration_ms", summary(totals)},

@@ -182,10 +182,15 @@ double MeasureMatMulGflops(ThreadPool& pool, loader::DType weights, double min_s
     for (int64_t i = 0; i < n * k; ++i) d[i] = static_cast<uint16_t>(hi | ((i * 7919) & 0xff));
   }
   w.data = w.owned.data();
+  return MeasureMatrixGflops(pool, w, m, min_seconds);
+}
+
+double MeasureMatrixGflops(ThreadPool& pool, const backend::Matrix& w, int64_t m, double min_seconds) {
+  const int64_t n = w.rows, k = w.cols;
   std::vector<float> x(m * k), y(m * n);
   for (int64_t i = 0; i < m * k; ++i) x[i] = static_cast<float>((i * 104729) % 2001 - 1000) * 1e-3f;
   const double best = BestSeconds(min_seconds, [&] { backend::MatMul(pool, x.data(), m, w, nullptr, y.data()); });
-  return 2.0 * m * n * k / best / 1e9;
+  return 2.0 * static_cast<double>(m * n * k) / best / 1e9;
 }
 
 const char* Int8KernelName() { return HasVnni() ? "avx512-vnni" : "scalar"; }

@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 
+#include "backend/cpu/matmul.h"
 #include "common/thread_pool.h"
 #include "loader/dtype.h"
 
@@ -21,6 +22,10 @@ double MeasureReadBandwidthGBs(ThreadPool& pool, size_t bytes, double min_second
 // Best GFLOP/s (2 m n k per call) of backend::MatMul with F32, BF16 or F16
 // weights on an in-cache problem (m = 128, n = k = 1024), over min_seconds.
 double MeasureMatMulGflops(ThreadPool& pool, loader::DType weights, double min_seconds);
+
+// Best GFLOP/s of backend::MatMul with x[m, w.cols] against an existing matrix
+// (e.g. one of a loaded model's, so its own format and kernel path are timed).
+double MeasureMatrixGflops(ThreadPool& pool, const backend::Matrix& w, int64_t m, double min_seconds);
 
 // The int8 loop: y[m, n] = x[m, k] (u8) . w[n, k]^T (s8) into int32, 4x4 tiles,
 // 64 multiply-adds per vpdpbusd. Names the instruction set used.

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <fstream>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -184,6 +186,63 @@ TEST(BenchRandomRequests, SeededIdsInVocabulary) {
     }
   }
   EXPECT_GT(lens.size(), 1u);
+}
+
+std::string WriteTemp(const std::string& name, const std::string& text) {
+  const std::string path = ::testing::TempDir() + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(BenchDatasetFile, JsonlPromptsAndLengths) {
+  const std::string path = WriteTemp("bench_prompts.jsonl",
+                                     "{\"prompt_ids\": [1, 2, 3], \"output_len\": 7}\n\n"
+                                     "{\"prompt\": \"hello\", \"max_tokens\": 5}\n"
+                                     "{\"prompt_ids\": [4]}\n");
+  DatasetFileOptions o;
+  o.output_len = 9;
+  auto r = LoadDatasetFile(path, nullptr, o);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->size(), 3u);
+  EXPECT_EQ((*r)[0].prompt_ids, (std::vector<int32_t>{1, 2, 3}));
+  EXPECT_EQ((*r)[0].prompt_len, 3);
+  EXPECT_EQ((*r)[0].output_len, 7);
+  EXPECT_EQ((*r)[1].prompt_text, "hello");
+  EXPECT_EQ((*r)[1].prompt_len, 0);  // no tokenizer to count it
+  EXPECT_EQ((*r)[1].output_len, 5);
+  EXPECT_EQ((*r)[2].output_len, 9);
+  o.force_output_len = true;
+  o.output_len = 2;
+  o.num_prompts = 2;
+  r = LoadDatasetFile(path, nullptr, o);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[0].output_len, 2);
+  EXPECT_EQ((*r)[1].output_len, 2);
+}
+
+TEST(BenchDatasetFile, ShareGptArray) {
+  const std::string path = WriteTemp("bench_sharegpt.json",
+                                     "[{\"conversations\": [{\"from\": \"human\", \"value\": \"Q1\"}, {\"from\": \"gpt\", \"value\": \"A1\"}]},"
+                                     " {\"conversations\": [{\"from\": \"human\", \"value\": \"alone\"}]},"
+                                     " {\"conversations\": [{\"from\": \"system\", \"value\": \"s\"}, {\"from\": \"human\", \"value\": \"Q3\"},"
+                                     " {\"from\": \"gpt\", \"value\": \"A3\"}]}]");
+  auto r = LoadDatasetFile(path, nullptr, DatasetFileOptions{});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->size(), 2u);  // the one-turn conversation has no reply: skipped
+  EXPECT_EQ((*r)[0].prompt_text, "Q1");
+  EXPECT_EQ((*r)[1].prompt_text, "Q3");
+}
+
+TEST(BenchDatasetFile, Errors) {
+  EXPECT_FALSE(LoadDatasetFile(::testing::TempDir() + "does_not_exist.jsonl", nullptr, {}).ok());
+  EXPECT_FALSE(LoadDatasetFile(WriteTemp("bad1.jsonl", "{\"prompt_ids\": [1]}\nnot json\n"), nullptr, {}).ok());
+  EXPECT_FALSE(LoadDatasetFile(WriteTemp("bad2.jsonl", "{\"other\": 1}\n"), nullptr, {}).ok());
+  EXPECT_FALSE(LoadDatasetFile(WriteTemp("bad3.jsonl", "{\"prompt_ids\": [1], \"output_len\": 0}\n"), nullptr, {}).ok());
+  EXPECT_FALSE(LoadDatasetFile(WriteTemp("bad4.jsonl", "\n\n"), nullptr, {}).ok());
+  auto r = LoadDatasetFile(WriteTemp("bad5.jsonl", "{\"prompt_ids\": [1]}\n[1, 2]\n"), nullptr, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find(":2"), std::string::npos) << r.status().message();
 }
 
 }  // namespace
