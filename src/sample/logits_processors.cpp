@@ -13,6 +13,7 @@ namespace {
 // Top-p histogram: buckets of 1/8 nat below the max; the last one takes the tail.
 constexpr double kBucketsPerNat = 8.0;
 constexpr int kNumBuckets = 256;
+constexpr size_t kMaxListed = 8192;  // top-p: the most candidates sorted directly
 
 constexpr size_t kBlock = 256;  // DrawFromLogits' block of weights
 
@@ -201,12 +202,12 @@ bool ApplyTopK(std::span<float> row, int k, ProcessorScratch& s, std::vector<int
   return true;
 }
 
-void ApplyTopPOnKept(std::span<float> row, std::vector<int32_t>& kept, double top_p, ProcessorScratch& s) {
-  if (top_p >= 1.0 || kept.empty()) return;
-  float m = kNegInf;
-  for (int32_t t : kept) m = std::max(m, row[t]);
-  double total = 0;
-  for (int32_t t : kept) total += FastExp(row[t] - m);
+namespace {
+
+// Top-p over a list holding every token that can survive: `total` is the mass
+// of the whole distribution in units of exp(m), m the largest logit.
+void TopPOnList(std::span<float> row, std::vector<int32_t>& kept, float m, double total, double top_p,
+                ProcessorScratch& s) {
   const double target = top_p * total;
   s.bucket_ids.assign(kept.begin(), kept.end());
   std::sort(s.bucket_ids.begin(), s.bucket_ids.end(), [&](int32_t a, int32_t b) { return row[a] > row[b]; });
@@ -223,6 +224,17 @@ void ApplyTopPOnKept(std::span<float> row, std::vector<int32_t>& kept, double to
     else kept[out++] = t;
   }
   kept.resize(out);
+}
+
+}  // namespace
+
+void ApplyTopPOnKept(std::span<float> row, std::vector<int32_t>& kept, double top_p, ProcessorScratch& s) {
+  if (top_p >= 1.0 || kept.empty()) return;
+  float m = kNegInf;
+  for (int32_t t : kept) m = std::max(m, row[t]);
+  double total = 0;
+  for (int32_t t : kept) total += FastExp(row[t] - m);
+  TopPOnList(row, kept, m, total, top_p, s);
 }
 
 int64_t DrawFromKept(std::span<const float> row, std::span<const int32_t> kept, double u) {
@@ -250,6 +262,22 @@ bool ApplyTopP(std::span<float> row, double top_p, ProcessorScratch& s, std::vec
   const size_t n = row.size();
   const float m = MaxOf(row.data(), n);
   if (m == kNegInf) return false;
+  if (kept) {
+    // Tokens of weight w < t = (1 - top_p) * total / n can never survive: all
+    // of them together weigh less than (1 - top_p) * total, so the mass above
+    // each is >= top_p * total. Usually few tokens are above t: list them and
+    // finish on the list (0.999: a margin for rounding).
+    const double total = SumExpShifted(row.data(), m, n);
+    const double t = 0.999 * (1.0 - top_p) * total / static_cast<double>(n);
+    const float cut = static_cast<float>(static_cast<double>(m) + std::log(t));
+    size_t count = 0;
+    for (float v : row) count += v >= cut ? 1 : 0;
+    if (count <= kMaxListed) {
+      MaskBelowAndList(row, cut, *kept);
+      TopPOnList(row, *kept, m, total, top_p, s);
+      return true;
+    }
+  }
   s.weights.resize(n);
   s.bucket_of.resize(n);
   s.bucket_mass.assign(kNumBuckets, 0.0);

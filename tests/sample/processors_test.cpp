@@ -247,16 +247,20 @@ TEST(LogitsProcessors, TopPMatchesDirectComputation) {
   int checked = 0;
   for (int trial = 0; trial < 60; ++trial) {
     const double stddev = trial % 3 == 0 ? 0.2 : (trial % 3 == 1 ? 2.0 : 6.0);  // flat .. peaked
-    const size_t V = trial % 2 ? 5000 : 700;
+    const size_t V = trial % 10 == 9 ? 20000 : (trial % 2 ? 5000 : 700);  // 20000 flat: over 8192 candidates
     auto row = RandomLogits(400 + trial, V, stddev);
     if (trial % 4 == 0)
       for (size_t i = 0; i < V; i += 3) row[i] = kNegInf;  // earlier filters left holes
     const auto raw = row;
     const double top_p = 0.05 + 0.9 * ((trial * 37) % 60) / 60.0;
+    auto listed = row;
     ApplyTopP(row, top_p, s);
+    std::vector<int32_t> kept;
+    ASSERT_TRUE(ApplyTopP(listed, top_p, s, &kept));  // the candidate-list path
     const auto keep = DirectTopP(raw, top_p);
     for (size_t i = 0; i < V; ++i) {
       ASSERT_EQ(!IsMasked(row[i]), keep[i]) << "trial " << trial << " top_p " << top_p << " token " << i;
+      ASSERT_EQ(!IsMasked(listed[i]), keep[i]) << "listed, trial " << trial << " top_p " << top_p << " token " << i;
       if (keep[i]) { ASSERT_EQ(row[i], raw[i]); }
     }
     ++checked;
