@@ -75,7 +75,8 @@ int main(int argc, char** argv) {
           for (size_t b = 0; b < w.bytes(); b += 144) { uint16_t h = loader::F32ToF16(0.001f); std::memcpy(w.owned.as<uint8_t>() + b, &h, 2); std::memcpy(w.owned.as<uint8_t>() + b + 2, &h, 2); }
           w.data = w.owned.data();
         } else {
-          w = std::move(*QuantizeMatrix(f, t));
+          auto q = QuantizeMatrix(f, t);
+          w = std::move(q.value());
         }
         PrepareForPrecision(w, p);
         for (int64_t m : {1, 64, 512}) {

@@ -7,13 +7,21 @@
 #include <cstring>
 #include <vector>
 
+#include "common/check.h"
 #include "common/cpu_features.h"
 
 namespace pagoda::backend {
 
 namespace {
 
-float DotF32(const float* a, const float* b, int64_t n) {
+// Keys are visited in chunks of kKeyChunk logical positions counted from the
+// first visible key, so the online-softmax rescaling points depend only on the
+// query position and the window: never on the KV block size, the block table
+// or the batch.
+constexpr int64_t kKeyChunk = 64;
+constexpr int64_t kMaxGroup = 32;  // query heads per KV head handled on the stack
+
+float DotScalar(const float* a, const float* b, int64_t n) {
   float acc[8] = {0};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -24,9 +32,52 @@ float DotF32(const float* a, const float* b, int64_t n) {
   return s;
 }
 
+void AxpyScalar(float a, const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+void ScaleScalar(float a, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] *= a;
+}
+
+#if defined(__x86_64__)
+#define PAGODA_ATTN_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,fma")))
+PAGODA_ATTN_AVX512 float DotAvx512(const float* a, const float* b, int64_t n) {
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc);
+  return _mm512_reduce_add_ps(acc);
+}
+PAGODA_ATTN_AVX512 void AxpyAvx512(float a, const float* x, float* y, int64_t n) {
+  const __m512 av = _mm512_set1_ps(a);
+  for (int64_t i = 0; i < n; i += 16) _mm512_storeu_ps(y + i, _mm512_fmadd_ps(av, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+}
+PAGODA_ATTN_AVX512 void ScaleAvx512(float a, float* y, int64_t n) {
+  const __m512 av = _mm512_set1_ps(a);
+  for (int64_t i = 0; i < n; i += 16) _mm512_storeu_ps(y + i, _mm512_mul_ps(av, _mm512_loadu_ps(y + i)));
+}
+#endif
+
+struct Kernels {
+  float (*dot)(const float*, const float*, int64_t);
+  void (*axpy)(float, const float*, float*, int64_t);
+  void (*scale)(float, float*, int64_t);
+};
+
+bool UseAvx512() {
+  const CpuFeatures& f = GetCpuFeatures();
+  return f.avx512f && f.avx512bw && f.avx512vl;
+}
+
+Kernels PickKernels(int64_t head_dim) {
+#if defined(__x86_64__)
+  if (UseAvx512() && head_dim % 16 == 0) return {DotAvx512, AxpyAvx512, ScaleAvx512};
+#endif
+  return {DotScalar, AxpyScalar, ScaleScalar};
+}
+
 }  // namespace
 
-const char* AttentionKernelName() { return "scalar-two-pass"; }
+const char* AttentionKernelName() { return UseAvx512() ? "flash-avx512" : "flash-scalar"; }
 
 void WriteKv(const float* k, const float* v, const int64_t* slot_mapping, int64_t num_tokens, KvCache& cache, int64_t layer) {
   const int64_t stride = cache.slot_stride();
@@ -40,16 +91,21 @@ void WriteKv(const float* k, const float* v, const int64_t* slot_mapping, int64_
   }
 }
 
+// FlashAttention-style: per (query row, KV head), the group's query heads walk
+// the visible keys chunk by chunk with an online softmax (running max, running
+// sum, rescaled accumulator), so no score matrix is materialized; each K and V
+// row is loaded once for all query heads of its group.
 void PagedAttention(ThreadPool& pool, const float* q, const KvCache& cache, int64_t layer, std::span<const AttentionSeq> seqs,
                     int64_t num_heads, float scale, int64_t sliding_window, float softcap, float* out) {
   const int64_t D = cache.head_dim();
   const int64_t kvh = cache.num_kv_heads();
   const int64_t group = num_heads / kvh;
+  PAGODA_CHECK(group <= kMaxGroup);
   const int64_t bs = cache.block_size();
   const int64_t stride = cache.slot_stride();
   const float* kc = cache.key(layer);
   const float* vc = cache.value(layer);
-  // Work items: (sequence, query row, kv head) so the GQA heads of a group share K/V reads.
+  const Kernels kern = PickKernels(D);
   int64_t total_rows = 0;
   for (const AttentionSeq& s : seqs) total_rows += s.query_len;
   thread_local std::vector<int32_t> row_seq, row_in_seq;
@@ -67,8 +123,10 @@ void PagedAttention(ThreadPool& pool, const float* q, const KvCache& cache, int6
   const int32_t* row_seq_p = row_seq.data();
   const int32_t* row_in_seq_p = row_in_seq.data();
   pool.Run(total_rows * kvh, [&](int64_t w0, int64_t w1, int) {
-    thread_local std::vector<float> scores;
-    thread_local std::vector<float> acc;
+    float sc[kMaxGroup][kKeyChunk];
+    float mx[kMaxGroup], sum[kMaxGroup];
+    const float* kp[kKeyChunk];
+    const float* vp[kKeyChunk];
     for (int64_t w = w0; w < w1; ++w) {
       const int64_t row_idx = w / kvh, g = w % kvh;
       const AttentionSeq& s = seqs[row_seq_p[row_idx]];
@@ -76,38 +134,45 @@ void PagedAttention(ThreadPool& pool, const float* q, const KvCache& cache, int6
       const int64_t t = s.query_start + qi;
       const int64_t pos = s.context_len - s.query_len + qi;
       const int64_t kstart = sliding_window > 0 ? std::max<int64_t>(0, pos - sliding_window + 1) : 0;
-      const int64_t nk = pos - kstart + 1;
-      scores.resize(static_cast<size_t>(nk * group));
-      acc.resize(static_cast<size_t>(D));
+      const float* qv = q + (t * num_heads + g * group) * D;
+      float* ov = out + (t * num_heads + g * group) * D;
       for (int64_t hq = 0; hq < group; ++hq) {
-        const int64_t h = g * group + hq;
-        const float* qv = q + (t * num_heads + h) * D;
-        float* sc = scores.data() + hq * nk;
-        float mx = -INFINITY;
-        for (int64_t j = 0; j < nk; ++j) {
-          const int64_t p = kstart + j;
-          const int64_t slot = static_cast<int64_t>(s.block_table[p / bs]) * bs + p % bs;
-          float v = DotF32(qv, kc + slot * stride + g * D, D) * scale;
-          if (softcap > 0) v = std::tanh(v / softcap) * softcap;
-          sc[j] = v;
-          mx = std::max(mx, v);
-        }
-        float sum = 0;
-        for (int64_t j = 0; j < nk; ++j) {
-          sc[j] = std::exp(sc[j] - mx);
-          sum += sc[j];
-        }
-        const float inv = 1.0f / sum;
-        std::fill(acc.begin(), acc.end(), 0.0f);
-        for (int64_t j = 0; j < nk; ++j) {
-          const int64_t p = kstart + j;
-          const int64_t slot = static_cast<int64_t>(s.block_table[p / bs]) * bs + p % bs;
-          const float* vv = vc + slot * stride + g * D;
-          const float pj = sc[j] * inv;
-          for (int64_t d = 0; d < D; ++d) acc[d] += pj * vv[d];
-        }
-        std::memcpy(out + (t * num_heads + h) * D, acc.data(), D * sizeof(float));
+        mx[hq] = -INFINITY;
+        sum[hq] = 0;
+        std::fill(ov + hq * D, ov + (hq + 1) * D, 0.0f);
       }
+      for (int64_t c0 = kstart; c0 <= pos; c0 += kKeyChunk) {
+        const int64_t nc = std::min(kKeyChunk, pos + 1 - c0);
+        for (int64_t j = 0; j < nc; ++j) {
+          const int64_t p = c0 + j;
+          const int64_t slot = static_cast<int64_t>(s.block_table[p / bs]) * bs + p % bs;
+          kp[j] = kc + slot * stride + g * D;
+          vp[j] = vc + slot * stride + g * D;
+        }
+        for (int64_t j = 0; j < nc; ++j) {
+          for (int64_t hq = 0; hq < group; ++hq) {
+            float v = kern.dot(qv + hq * D, kp[j], D) * scale;
+            if (softcap > 0) v = std::tanh(v / softcap) * softcap;
+            sc[hq][j] = v;
+          }
+        }
+        for (int64_t hq = 0; hq < group; ++hq) {
+          float cmax = mx[hq];
+          for (int64_t j = 0; j < nc; ++j) cmax = std::max(cmax, sc[hq][j]);
+          const float alpha = std::exp(mx[hq] - cmax);  // 0 on the first chunk
+          float csum = 0;
+          for (int64_t j = 0; j < nc; ++j) {
+            sc[hq][j] = std::exp(sc[hq][j] - cmax);
+            csum += sc[hq][j];
+          }
+          sum[hq] = sum[hq] * alpha + csum;
+          mx[hq] = cmax;
+          if (c0 != kstart) kern.scale(alpha, ov + hq * D, D);
+        }
+        for (int64_t j = 0; j < nc; ++j)
+          for (int64_t hq = 0; hq < group; ++hq) kern.axpy(sc[hq][j], vp[j], ov + hq * D, D);
+      }
+      for (int64_t hq = 0; hq < group; ++hq) kern.scale(1.0f / sum[hq], ov + hq * D, D);
     }
   });
 }
