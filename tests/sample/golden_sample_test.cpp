@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -154,6 +155,7 @@ TEST(GoldenSample, DrawsFollowHfProcessedDistribution) {
     }
     const auto target = testing::Softmax(c.expected);
     const auto r = testing::ChiSquare(counts, target);
+    std::printf("  %-34s chi2 %8.2f  dof %3d  p %.4f\n", c.name.c_str(), r.stat, r.dof, r.p_value);
     EXPECT_EQ(r.impossible, 0) << c.name;
     EXPECT_GE(r.p_value, testing::kChiSquareAlpha) << c.name << ": chi2 " << r.stat << " dof " << r.dof;
     ++n;

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 
 #include "sample/sampler.h"
@@ -123,6 +124,8 @@ TEST_P(SamplingDistribution, MatchesTheTarget) {
   for (int mode = 0; mode < 2; ++mode) {
     const auto counts = mode == 0 ? DrawWithSeeds(logits, p, kDraws) : DrawThroughTime(logits, p, kDraws);
     const auto r = ChiSquare(counts, target);
+    std::printf("  %-16s %-12s chi2 %8.2f  dof %3d  p %.4f\n", c.name, mode ? "through time" : "across seeds", r.stat,
+                r.dof, r.p_value);
     EXPECT_EQ(r.impossible, 0) << (mode ? "through time" : "across seeds");
     EXPECT_GE(r.p_value, kChiSquareAlpha)
         << (mode ? "through time" : "across seeds") << ": chi2 " << r.stat << " dof " << r.dof;
