@@ -80,12 +80,25 @@ int RunRoofline(const RooflineOptions& o) {
   json peaks = json::object();
   for (loader::DType t : {loader::DType::kF32, loader::DType::kBF16, loader::DType::kF16}) {
     const double g = MeasureMatMulGflops(pool, t, o.min_seconds);
-    std::printf("  %-5s %8.1f GFLOP/s  backend::MatMul, kernel family %s\n", FormatName(t), g, backend::MatMulKernelName());
+    std::printf("  %-9s %8.1f GFLOP/s  backend::MatMul, kernel family %s\n", FormatName(t), g, backend::MatMulKernelName());
     peaks[FormatName(t)] = {{"gflops", g}, {"kernel", std::string("backend::MatMul ") + backend::MatMulKernelName()}};
+  }
+  for (loader::DType t : {loader::DType::kQ8_0, loader::DType::kQ4_1, loader::DType::kQ4_0}) {
+    for (backend::MatmulPrecision p : {backend::MatmulPrecision::kExact, backend::MatmulPrecision::kFast}) {
+      const bool fast = p == backend::MatmulPrecision::kFast;
+      if (fast && !backend::HasFastKernel(t)) continue;
+      const double g = MeasureQuantMatMulGflops(pool, t, p, o.min_seconds);
+      if (g < 0) continue;
+      const std::string name = std::string(FormatName(t)) + (fast ? "/fast" : "");
+      const char* how = fast ? "int8 activations x int8 codes, AVX512-VNNI (MatmulPrecision::kFast)"
+                             : "dequantized in registers, float32 FMA (MatmulPrecision::kExact)";
+      std::printf("  %-9s %8.1f GFLOP/s  backend::MatMul, %s\n", name.c_str(), g, how);
+      peaks[name] = {{"gflops", g}, {"kernel", std::string("backend::MatMul ") + how}};
+    }
   }
   const double int8 = MeasureInt8Gops(pool, o.min_seconds);
   if (int8 < 0) return BenchFail(Internal("the int8 loop disagrees with its scalar check"));
-  std::printf("  %-5s %8.1f GOP/s    own %s loop (u8 x s8 -> s32 vpdpbusd; backend::MatMul has no int8 path)\n", "int8", int8,
+  std::printf("  %-9s %8.1f GOP/s    own %s loop: u8 x s8 -> s32 vpdpbusd, no scales (the int8 ceiling)\n", "int8", int8,
               Int8KernelName());
   peaks["int8"] = {{"gops", int8}, {"kernel", std::string("own ") + Int8KernelName() + " loop"}};
   j["peak"] = peaks;
@@ -104,7 +117,8 @@ int RunRoofline(const RooflineOptions& o) {
     const double peak = MeasureMatrixGflops(pool, probe, 128, o.min_seconds);
     const std::string peak_from = "MatMul on its " + std::to_string(probe.rows) + "x" + std::to_string(probe.cols) + " " +
                                   FormatName(probe.dtype) + " up-projection, m=128";
-    std::printf("  %-5s %8.1f GFLOP/s  (this model's format: %s)\n", fmt.c_str(), peak, peak_from.c_str());
+    std::printf("  %-9s %8.1f GFLOP/s  (this model: %s, %s precision)\n", fmt.c_str(), peak, peak_from.c_str(),
+                probe.precision == backend::MatmulPrecision::kFast ? "fast" : "exact");
     const double wb = static_cast<double>(model.weight_bytes());
     const double params = static_cast<double>(model.num_parameters());
     const double decode = bw * 1e9 / wb;

@@ -9,6 +9,7 @@
 
 #include "backend/aligned_buffer.h"
 #include "backend/cpu/matmul.h"
+#include "backend/cpu/repack.h"
 #include "common/cpu_features.h"
 
 namespace pagoda::cli {
@@ -183,6 +184,22 @@ double MeasureMatMulGflops(ThreadPool& pool, loader::DType weights, double min_s
   }
   w.data = w.owned.data();
   return MeasureMatrixGflops(pool, w, m, min_seconds);
+}
+
+double MeasureQuantMatMulGflops(ThreadPool& pool, loader::DType format, backend::MatmulPrecision p, double min_seconds) {
+  constexpr int64_t m = 128, n = 1024, k = 1024;
+  backend::Matrix f;
+  f.dtype = loader::DType::kF32;
+  f.rows = n;
+  f.cols = k;
+  f.owned.Resize(static_cast<size_t>(n * k) * sizeof(float));
+  float* d = f.owned.as<float>();
+  for (int64_t i = 0; i < n * k; ++i) d[i] = static_cast<float>((i * 7919) % 2001 - 1000) * 1e-3f;
+  f.data = f.owned.data();
+  auto q = backend::QuantizeMatrix(f, format);
+  if (!q.ok()) return -1;
+  backend::PrepareForPrecision(*q, p);
+  return MeasureMatrixGflops(pool, *q, m, min_seconds);
 }
 
 double MeasureMatrixGflops(ThreadPool& pool, const backend::Matrix& w, int64_t m, double min_seconds) {

@@ -1,9 +1,9 @@
 #pragma once
 // Machine limits for `pagoda bench roofline` and `bench latency`: read
 // bandwidth over all threads, peak matmul throughput per weight format with the
-// kernels' own instruction set, and an int8 dot-product loop of our own
-// (AVX512-VNNI vpdpbusd) because backend::MatMul has no int8 path yet.
-// Called from one thread (it drives the pool).
+// kernels' own code (backend::MatMul, exact and int8 kFast paths), and a bare
+// int8 dot-product loop of our own (AVX512-VNNI vpdpbusd, no scales) as the
+// ceiling an int8 kernel could reach. Called from one thread (it drives the pool).
 
 #include <cstdint>
 #include <span>
@@ -22,6 +22,11 @@ double MeasureReadBandwidthGBs(ThreadPool& pool, size_t bytes, double min_second
 // Best GFLOP/s (2 m n k per call) of backend::MatMul with F32, BF16 or F16
 // weights on an in-cache problem (m = 128, n = k = 1024), over min_seconds.
 double MeasureMatMulGflops(ThreadPool& pool, loader::DType weights, double min_seconds);
+
+// Best GFLOP/s of backend::MatMul (m = 128, n = k = 1024) with weights quantized
+// by backend::QuantizeMatrix to a block format (Q8_0, Q4_0, Q4_1) and prepared
+// for precision p (kFast: the backend's int8 VNNI path where it has one).
+double MeasureQuantMatMulGflops(ThreadPool& pool, loader::DType format, backend::MatmulPrecision p, double min_seconds);
 
 // Best GFLOP/s of backend::MatMul with x[m, w.cols] against an existing matrix
 // (e.g. one of a loaded model's, so its own format and kernel path are timed).
