@@ -45,7 +45,12 @@ class Sampler {
   // pool (may be null: one thread) splits the rows across threads.
   explicit Sampler(SamplerConfig config = {}, ThreadPool* pool = nullptr);
 
-  // logits: rows.size() x vocab_size, row-major; modified in place.
+  // logits: rows.size() x vocab_size, row-major; modified in place. Each row's
+  // params must have passed Validate(vocab_size) (token ids in range); eos_ids
+  // must be in range too. The sampler reads temperature, top_p, top_k, min_p,
+  // the penalties, logit_bias, allowed_token_ids, bad_words_ids, min_tokens,
+  // ignore_eos, stop_token_ids, seed and logprobs; n, best_of, beams, stop
+  // strings and max_tokens belong to the engine.
   std::vector<SampleResult> Sample(float* logits, int64_t vocab_size, std::span<const SamplingRow> rows);
   // Same, into a caller-owned vector that keeps its capacity between steps.
   void Sample(float* logits, int64_t vocab_size, std::span<const SamplingRow> rows, std::vector<SampleResult>& out);
