@@ -6,6 +6,9 @@
 // beams to run next (parent beam + token) and keeps the finished hypotheses,
 // ranked by cumulative logprob / generated_length ** length_penalty.
 // Scores are float, as HF keeps them, with HF's -1e9 "impossible" marks.
+// HF's candidate logprobs are its logits processors applied to
+// log_softmax(logits) (not log_softmax of processed logits); an engine that
+// wants HF's beams with e.g. repetition_penalty must do the same.
 // The engine owns the KV forks (one per returned beam). Engine thread only.
 
 #include <cstdint>
