@@ -9,7 +9,12 @@
 #include <nlohmann/json.hpp>
 
 #include "loader/mapped_file.h"
+#include "backend/kv_cache.h"
+#include "loader/weights.h"
 #include "tokenizer/tokenizer.h"
+
+#include <random>
+#include <thread>
 
 namespace pagoda::engine {
 namespace {
@@ -52,25 +57,46 @@ sample::SamplingParams Greedy(int max_tokens) {
 
 struct Variant {
   const char* name;
+  const char* model;  // golden file name; the model path comes from it
   int block_size;
   int max_num_batched_tokens;
-  int64_t kv_cache_memory;  // 0 = default
+  int64_t kv_cache_blocks;  // 0 = default size; else this many blocks (forces preemption)
+  bool prefix_caching = true;
+  int noise_requests = 0;   // other requests arriving at random times
 };
+
+std::string ModelPathFor(const std::string& golden_name) {
+  auto text = loader::ReadTextFile(std::string(PAGODA_SOURCE_DIR) + "/tests/golden/logits/" + golden_name + ".json");
+  const nlohmann::json j = nlohmann::json::parse(*text);
+  const std::string kind = j["model"]["kind"], path = j["model"]["path"];
+  if (kind == "shared") return std::string(PAGODA_SHARED_DIR) + "/" + path;
+  if (kind == "repo") return std::string(PAGODA_SOURCE_DIR) + "/" + path;
+  const char* dir = std::getenv("PAGODA_MODELS_DIR");
+  const char* home = std::getenv("HOME");
+  return (dir ? std::string(dir) : std::string(home ? home : "/root") + "/.cache/pagoda/models") + "/" + path;
+}
 
 class GoldenEngine : public ::testing::TestWithParam<Variant> {};
 
 TEST_P(GoldenEngine, GreedyOutputsEqualHfUnderContinuousBatching) {
   const Variant v = GetParam();
-  auto golden = LoadGreedy("stories260k");
+  auto golden = LoadGreedy(v.model);
   const size_t n = golden.size();
   for (size_t i = 0; i < n; ++i) golden.push_back(golden[i]);  // twice: more pressure on the KV cache
   EngineConfig cfg;
-  cfg.model = kStories;
+  cfg.model = ModelPathFor(v.model);
+  if (!loader::FileExists(cfg.model)) GTEST_SKIP() << cfg.model << " is not present here";
   cfg.threads = 2;
   cfg.block_size = v.block_size;
   cfg.max_num_batched_tokens = v.max_num_batched_tokens;
   cfg.max_model_len = 256;
-  cfg.kv_cache_memory = v.kv_cache_memory;
+  cfg.enable_prefix_caching = v.prefix_caching;
+  if (v.kv_cache_blocks > 0) {
+    auto files = loader::ModelFiles::Open(cfg.model);
+    ASSERT_TRUE(files.ok());
+    const auto& c = (*files)->config();
+    cfg.kv_cache_memory = v.kv_cache_blocks * backend::KvCache::BytesPerBlock(c.num_layers, v.block_size, c.num_kv_heads, c.head_dim);
+  }
   auto engine = Engine::Create(cfg);
   ASSERT_TRUE(engine.ok()) << engine.status().ToString();
   std::vector<std::unique_ptr<RequestHandle>> handles;
@@ -79,27 +105,48 @@ TEST_P(GoldenEngine, GreedyOutputsEqualHfUnderContinuousBatching) {
     ASSERT_TRUE(h.ok()) << h.status().ToString();
     handles.push_back(std::move(*h));
   }
+  // Other traffic joining at random steps (a batch of up to 64 with the goldens).
+  std::thread noise([&] {
+    std::mt19937 rng(42);
+    const int vocab = static_cast<int>((*engine)->model_config().vocab_size);
+    std::vector<std::unique_ptr<RequestHandle>> hs;
+    for (int i = 0; i < v.noise_requests; ++i) {
+      std::vector<int32_t> p(1 + rng() % 120);
+      for (auto& t : p) t = static_cast<int32_t>(rng() % vocab);
+      auto h = (*engine)->AddRequest(p, Greedy(1 + static_cast<int>(rng() % 40)));
+      if (h.ok()) hs.push_back(std::move(*h));
+      std::this_thread::sleep_for(std::chrono::microseconds(rng() % 3000));
+    }
+    for (auto& h : hs) Collect(*h);
+  });
   for (size_t i = 0; i < golden.size(); ++i) {
     RequestOutput last;
     EXPECT_EQ(Collect(*handles[i], &last), golden[i].greedy) << v.name << " case " << i;
     EXPECT_EQ(last.finish_reason, core::FinishReason::kLength);
   }
+  noise.join();
   EngineStats s = (*engine)->Stats();
   EXPECT_EQ(s.num_running, 0);
   EXPECT_EQ(s.kv_blocks_in_use, 0);
   std::printf("[ %s ] %lld steps, %lld preemptions, %d blocks\n", v.name, (long long)s.num_steps, (long long)s.num_preemptions, s.num_gpu_blocks);
-  if (v.kv_cache_memory > 0) {
+  if (v.kv_cache_blocks > 0) {
     EXPECT_GT(s.num_preemptions, 0) << "the small cache should force preemption";
   }
   EXPECT_EQ(golden.size(), 16u);
 }
 
-// stories260k: 5 layers x 4 kv heads x head_dim 8 x 2 x 4 bytes = 1280 bytes per token slot.
-INSTANTIATE_TEST_SUITE_P(Golden, GoldenEngine,
-                         ::testing::Values(Variant{"bs16_budget2048", 16, 2048, 0}, Variant{"bs32_budget2048", 32, 2048, 0},
-                                           Variant{"bs16_chunked64", 16, 64, 0}, Variant{"bs1_budget2048", 1, 2048, 0},
-                                           Variant{"bs16_preempting", 16, 2048, 1280 * 16 * 18}),
-                         [](const auto& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(
+    Golden, GoldenEngine,
+    ::testing::Values(Variant{"stories_bs16", "stories260k", 16, 2048, 0}, Variant{"stories_bs32", "stories260k", 32, 2048, 0},
+                      Variant{"stories_chunk16", "stories260k", 16, 16, 0}, Variant{"stories_bs1", "stories260k", 1, 2048, 0},
+                      Variant{"stories_no_prefix_cache", "stories260k", 16, 2048, 0, false},
+                      Variant{"stories_preempting", "stories260k", 16, 2048, 18},
+                      Variant{"stories_batch64_random_arrivals", "stories260k", 16, 2048, 0, true, 48},
+                      Variant{"tinystories_chunk16_bs32", "tinystories-656k", 32, 16, 0},
+                      Variant{"tinystories_preempting_batch64", "tinystories-656k", 16, 2048, 18, true, 48},
+                      Variant{"smollm2_chunk16", "smollm2-135m-instruct", 16, 16, 0},
+                      Variant{"smollm2_preempting_batch64", "smollm2-135m-instruct", 32, 2048, 10, false, 48}),
+    [](const auto& info) { return std::string(info.param.name); });
 
 TEST(EngineTest, SharedPrefixComputedOnceAndEverythingFreed) {
   EngineConfig cfg;
