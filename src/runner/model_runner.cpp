@@ -29,7 +29,7 @@ core::SampleLogprobs ToLogprobs(const sample::SampleResult& r) {
 }
 
 ModelRunner::ModelRunner(model::Model& model, const RunnerConfig& config, ThreadPool& pool)
-    : model_(model), config_(config), pool_(pool) {
+    : model_(model), config_(config), pool_(pool), sampler_(sample::SamplerConfig{}, &pool) {
   const auto& c = model.config();
   kv_ = std::make_unique<backend::KvCache>(c.num_layers, config.num_blocks, config.block_size, c.num_kv_heads, c.head_dim);
 }
@@ -136,7 +136,8 @@ Result<core::ModelRunnerOutput> ModelRunner::Execute(const core::SchedulerOutput
     }
     logits_.swap(all);
   }
-  std::vector<sample::SampleResult> all_samples = sampler_.Sample(logits_.data(), V, rows);
+  sampler_.Sample(logits_.data(), V, rows, samples_);
+  const std::vector<sample::SampleResult>& all_samples = samples_;
   std::vector<sample::SampleResult> samples(all_samples.begin(), all_samples.begin() + sampling_states.size());
   if (extra > 0) {
     size_t next = sampling_states.size();

@@ -71,6 +71,7 @@ class ModelRunner {
   std::unique_ptr<backend::KvCache> kv_;
   std::unordered_map<core::RequestId, CachedState> states_;
   sample::Sampler sampler_;
+  std::vector<sample::SampleResult> samples_;  // keeps its capacity between steps
   std::vector<Fanout> fanouts_;
   std::unordered_map<core::RequestId, uint32_t> pending_sample_index_;
   std::vector<float> logits_;
