@@ -723,6 +723,7 @@ void Engine::Shutdown(double grace_s) {
 }
 
 const loader::ModelConfig& Engine::model_config() const { return impl_->model->config(); }
+std::optional<loader::GenerationConfig> Engine::generation_config() const { return impl_->files->generation_config(); }
 const tokenizer::Tokenizer* Engine::tokenizer() const { return impl_->tok.get(); }
 int Engine::max_model_len() const { return impl_->max_model_len; }
 int Engine::num_kv_blocks() const { return impl_->num_blocks; }

@@ -148,6 +148,8 @@ class Engine {
   void Shutdown(double grace_s);
 
   const loader::ModelConfig& model_config() const;
+  // generation_config.json (HF directories), or eos/bos from GGUF metadata.
+  std::optional<loader::GenerationConfig> generation_config() const;
   const tokenizer::Tokenizer* tokenizer() const;  // null when the model has no tokenizer
   int max_model_len() const;
   int num_kv_blocks() const;

@@ -1,5 +1,7 @@
 #include "server/api_server.h"
 
+#include "sample/generation_defaults.h"
+
 #include <cstdio>
 #include <ctime>
 
@@ -199,10 +201,16 @@ Result<std::string> ApiServer::RenderChat(const ordered_json& messages, bool add
   return tmpl->Render(messages, opts);
 }
 
+sample::SamplingParams ApiServer::SamplingDefaults() const {
+  const auto gc = engine_->generation_config();
+  return gc ? sample::DefaultsFromGenerationConfig(*gc) : sample::SamplingParams{};
+}
+
 RouteResult ApiServer::Completions(const HttpRequest& req) {
   ordered_json body;
   if (auto e = ParseJsonBody(req.body, &body)) return ErrorResult(*e);
   CompletionRequest r;
+  r.params = SamplingDefaults();  // generation_config.json fills what the request leaves unset
   if (auto e = ParseCompletionRequest(body, config_.features, &r)) return ErrorResult(*e);
   if (auto e = CheckModel(r.model)) return ErrorResult(*e);
   const tokenizer::Tokenizer* tok = engine_->tokenizer();
@@ -225,6 +233,7 @@ RouteResult ApiServer::ChatCompletions(const HttpRequest& req) {
   ordered_json body;
   if (auto e = ParseJsonBody(req.body, &body)) return ErrorResult(*e);
   ChatCompletionRequest r;
+  r.params = SamplingDefaults();
   if (auto e = ParseChatCompletionRequest(body, config_.features, &r)) return ErrorResult(*e);
   if (auto e = CheckModel(r.model)) return ErrorResult(*e);
   const tokenizer::Tokenizer* tok = engine_->tokenizer();

@@ -52,6 +52,8 @@ class ApiServer {
   const std::vector<std::string>& model_names() const { return config_.served_model_names; }
 
  private:
+  // Sampling values from the model's generation_config.json, for unset request fields.
+  sample::SamplingParams SamplingDefaults() const;
   ApiServer(engine::Engine* engine, ApiServerConfig config);
 
   RouteResult Completions(const HttpRequest& request);
