@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "chat/chat_template.h"
+#include "backend/cpu/kernel_info.h"
 #include "cli/commands.h"
 #include "cli/request_json.h"
 #include "common/cpu_features.h"
@@ -83,7 +84,8 @@ int RunGenerate(const GenerateOptions& o) {
   if (!engine.ok()) return Fail(engine.status());
   engine::Engine& eng = **engine;
   const double load_s = std::chrono::duration<double>(Clock::now() - t_start).count();
-  if (!o.quiet) std::fprintf(stderr, "%s\nloaded in %.3f s; kernels [%s]\n", eng.Describe().c_str(), load_s, GetCpuFeatures().ToString().c_str());
+  if (!o.quiet)
+    std::fprintf(stderr, "%s\nloaded in %.3f s; %s\n", eng.Describe().c_str(), load_s, backend::CpuKernelSummary().c_str());
 
   sample::SamplingParams base;
   base.max_tokens = o.max_tokens;

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "backend/cpu/kernel_info.h"
 #include "cli/commands.h"
 #include "common/logging.h"
 #include "engine/engine.h"
@@ -147,6 +148,7 @@ int RunServe(const ServeOptions& o) {
   std::printf("pagoda serve: ready on %s, model %s (%s), loaded in %.3f s; %s\n", url.c_str(),
               a->model_names()[0].c_str(), o.model.c_str(), load_s, (*engine)->Describe().c_str());
   std::fflush(stdout);
+  std::fprintf(stderr, "pagoda serve: %s\n", backend::CpuKernelSummary().c_str());
   http->Run();
   loop_done = true;
   pthread_kill(signals.native_handle(), SIGTERM);  // no-op if it already returned
