@@ -23,6 +23,8 @@ struct EngineFlags {
   int max_num_batched_tokens = 2048;
   int max_model_len = 0;
   bool no_prefix_caching = false;
+  bool fast_matmul = false;
+  std::string quantization;
 };
 
 void AddEngineFlags(CLI::App* cmd, EngineFlags* f, bool model_positional = false);

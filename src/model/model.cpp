@@ -30,7 +30,7 @@ std::string Expand(const std::string& tmpl, int64_t layer) {
 // kernel-ready matrices and vectors.
 class WeightReader {
  public:
-  explicit WeightReader(const loader::ModelFiles& files) : files_(files) {}
+  WeightReader(const loader::ModelFiles& files, const LoadOptions& options) : files_(files), options_(options) {}
 
   int64_t params() const { return params_; }
   size_t bytes() const { return bytes_; }
@@ -49,7 +49,20 @@ class WeightReader {
   // A [rows, cols] matrix: a view of the file when it can be, else a copy with
   // the rows un-permuted. GGUF block formats stay quantized (the kernels decode
   // them in registers); rows are whole runs of blocks, so permuting copies them.
+  // A [rows, cols] matrix prepared as the load options ask.
   Result<Matrix> Mat(const std::string& name, int64_t rows, int64_t cols) {
+    PAGODA_ASSIGN_OR_RETURN(Matrix m, RawMat(name, rows, cols));
+    const bool plain = m.dtype == DType::kF32 || m.dtype == DType::kBF16 || m.dtype == DType::kF16;
+    if (options_.online_quant && plain && cols % 32 == 0) {
+      PAGODA_ASSIGN_OR_RETURN(Matrix q, backend::QuantizeMatrix(m, *options_.online_quant));
+      m = std::move(q);
+    }
+    backend::PrepareForPrecision(m, options_.precision);
+    bytes_ += m.owned.size() > 0 ? m.owned.size() : m.bytes();
+    return m;
+  }
+
+  Result<Matrix> RawMat(const std::string& name, int64_t rows, int64_t cols) {
     PAGODA_ASSIGN_OR_RETURN(const TensorView* t, Get(name, {rows, cols}));
     Matrix m;
     m.rows = rows;
@@ -62,7 +75,6 @@ class WeightReader {
                              loader::DTypeName(t->dtype) + " block size");
     if (t->unpermute_heads == 0 && reinterpret_cast<uintptr_t>(t->data) % align == 0) {
       m.data = t->data;
-      bytes_ += t->nbytes;
       return m;
     }
     m.owned.Resize(m.bytes());
@@ -77,7 +89,6 @@ class WeightReader {
       std::memcpy(reinterpret_cast<uint8_t*>(m.owned.data()) + r * row_bytes, t->data + src * row_bytes, row_bytes);
     }
     m.data = m.owned.data();
-    bytes_ += m.owned.size();
     return m;
   }
 
@@ -130,6 +141,7 @@ class WeightReader {
 
  private:
   const loader::ModelFiles& files_;
+  LoadOptions options_;
   int64_t params_ = 0;
   size_t bytes_ = 0;
 };
@@ -223,12 +235,12 @@ Status LoadLayer(WeightReader& r, const ModelConfig& c, const ArchSpec& s, int64
 
 }  // namespace
 
-Result<std::unique_ptr<Model>> Model::Load(const loader::ModelFiles& files) {
+Result<std::unique_ptr<Model>> Model::Load(const loader::ModelFiles& files, const LoadOptions& options) {
   auto m = std::unique_ptr<Model>(new Model());
   m->config_ = files.config();
   const ModelConfig& c = m->config_;
   const ArchSpec s = GetArchSpec(c.arch);
-  WeightReader r(files);
+  WeightReader r(files, options);
   ModelWeights& w = m->weights_;
 
   // Tied embeddings may be stored under either name (see shared/models/README.md).

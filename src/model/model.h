@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,9 +41,19 @@ struct ModelWeights {
   const backend::Matrix* lm_head = nullptr;  // &embed when tied
 };
 
+// How weights are prepared at load.
+struct LoadOptions {
+  // kExact: dequantize in registers, float32 activations (bit-comparable with the
+  // golden tests). kFast: Q4_0/Q4_1/Q8_0 weights with activations quantized to
+  // int8 per 32 values and VNNI dot products.
+  backend::MatmulPrecision precision = backend::MatmulPrecision::kExact;
+  // Quantize plain (F32/BF16/F16) weights at load: kQ8_0, kQ4_0 or kQ4_1 (per 32-value block).
+  std::optional<loader::DType> online_quant;
+};
+
 class Model {
  public:
-  static Result<std::unique_ptr<Model>> Load(const loader::ModelFiles& files);
+  static Result<std::unique_ptr<Model>> Load(const loader::ModelFiles& files, const LoadOptions& options = {});
 
   const loader::ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
