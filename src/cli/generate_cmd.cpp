@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -158,30 +159,46 @@ int RunGenerate(const GenerateOptions& o) {
   // Drain in order; later requests keep running meanwhile.
   for (size_t i = 0; i < handles.size(); ++i) {
     engine::RequestOutput r;
-    std::vector<int32_t> ids;
-    std::string text;
-    engine::RequestOutput last;
+    struct ChoiceOut {
+      std::vector<int32_t> ids;
+      std::string text;
+      engine::RequestOutput last;
+    };
+    std::map<int, ChoiceOut> choices;
     while (handles[i]->Next(&r)) {
       if (!r.error.ok()) return Fail(r.error);
       if (ttft_first < 0 && !r.token_ids.empty()) ttft_first = std::chrono::duration<double>(Clock::now() - t0).count();
-      ids.insert(ids.end(), r.token_ids.begin(), r.token_ids.end());
-      text += r.text;
-      if (single && !o.quiet && !r.text.empty()) {
+      ChoiceOut& c = choices[r.index];
+      c.ids.insert(c.ids.end(), r.token_ids.begin(), r.token_ids.end());
+      c.text += r.text;
+      if (single && !o.quiet && !r.text.empty() && r.index == 0 && jobs[i].params.n == 1) {
         std::fputs(r.text.c_str(), stdout);
         std::fflush(stdout);
       }
-      last = r;
+      if (r.finished || c.last.token_ids.empty()) c.last = r;
     }
-    out_tokens += static_cast<int64_t>(ids.size());
     ++done;
+    auto describe = [&](const ChoiceOut& c) {
+      json d;
+      d["output_ids"] = c.ids;
+      if (eng.tokenizer()) d["text"] = c.text;
+      const auto fr = c.last.finish_reason;
+      d["finish_reason"] = fr == core::FinishReason::kStop ? "stop" : fr == core::FinishReason::kLength ? "length" : "abort";
+      if (c.last.stop_string) d["stop_reason"] = *c.last.stop_string;
+      else if (c.last.stop_token_id) d["stop_reason"] = *c.last.stop_token_id;
+      if (jobs[i].params.use_beam_search || jobs[i].params.best_of) d["cumulative_logprob"] = c.last.cumulative_logprob;
+      return d;
+    };
     json res = jobs[i].meta;
     res["index"] = i;
     res["prompt_tokens"] = jobs[i].prompt.size();
-    res["output_ids"] = ids;
-    if (eng.tokenizer()) res["text"] = text;
-    res["finish_reason"] = last.finish_reason == core::FinishReason::kStop ? "stop" : last.finish_reason == core::FinishReason::kLength ? "length" : "abort";
-    if (last.stop_string) res["stop_reason"] = *last.stop_string;
-    else if (last.stop_token_id) res["stop_reason"] = *last.stop_token_id;
+    for (const auto& [idx, c] : choices) out_tokens += static_cast<int64_t>(c.ids.size());
+    if (choices.size() == 1 && jobs[i].params.n == 1) {
+      res.update(describe(choices.begin()->second));
+    } else {
+      res["choices"] = json::array();
+      for (const auto& [idx, c] : choices) res["choices"].push_back(describe(c));
+    }
     results[i] = res;
     if (out) *out << res.dump() << "\n";
     const double el = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -196,10 +213,14 @@ int RunGenerate(const GenerateOptions& o) {
   const double el = std::chrono::duration<double>(Clock::now() - t0).count();
   if (single) {
     if (!o.quiet && eng.tokenizer()) std::printf("\n");
-    std::printf("output_ids:");
-    const auto& ids = results[0]["output_ids"];
-    for (size_t k = 0; k < ids.size(); ++k) std::printf("%s%d", k ? "," : " ", ids[k].get<int>());
-    std::printf("\n");
+    if (results[0].contains("output_ids")) {
+      std::printf("output_ids:");
+      const auto& ids = results[0]["output_ids"];
+      for (size_t k = 0; k < ids.size(); ++k) std::printf("%s%d", k ? "," : " ", ids[k].get<int>());
+      std::printf("\n");
+    } else {
+      std::printf("%s\n", results[0]["choices"].dump().c_str());
+    }
   } else if (!o.quiet) {
     std::fprintf(stderr, "\n");
   }

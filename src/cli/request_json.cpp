@@ -99,6 +99,20 @@ Result<PromptLine> ParsePromptLine(const engine::Engine& eng, const std::string&
     if (j.contains("logit_bias"))
       for (auto it = j["logit_bias"].begin(); it != j["logit_bias"].end(); ++it) s.logit_bias[std::stoi(it.key())] = it.value().get<double>();
     if (j.contains("allowed_token_ids")) s.allowed_token_ids = j["allowed_token_ids"].get<std::vector<int32_t>>();
+    if (j.contains("best_of")) s.best_of = j["best_of"].get<int>();
+    if (j.contains("use_beam_search")) s.use_beam_search = j["use_beam_search"].get<bool>();
+    if (j.contains("length_penalty")) s.length_penalty = j["length_penalty"].get<double>();
+    if (j.contains("early_stopping")) s.early_stopping = j["early_stopping"].get<bool>();
+    if (j.contains("bad_words")) {
+      if (!eng.tokenizer()) return FailedPrecondition("bad_words needs the model's tokenizer");
+      for (const auto& w : j["bad_words"]) {
+        for (const std::string& form : {w.get<std::string>(), " " + w.get<std::string>()}) {
+          auto ids = eng.tokenizer()->Encode(form, false);
+          if (!ids.empty()) s.bad_words_ids.push_back(std::move(ids));
+        }
+      }
+    }
+    if (j.contains("prompt_logprobs")) return Unimplemented("prompt_logprobs is not supported yet");
   } catch (const std::exception& e) {
     return InvalidArgument(std::string("bad field: ") + e.what());
   }

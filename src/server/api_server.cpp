@@ -2,6 +2,7 @@
 
 #include "sample/generation_defaults.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
@@ -252,7 +253,17 @@ RouteResult ApiServer::Generate(const GenerationRequest& r, Endpoint endpoint,
     return ErrorResult(MakeApiError(503, shutting_down_ ? "the server is shutting down" : "the engine is not running"));
   const tokenizer::Tokenizer* tok = engine_->tokenizer();
   const int64_t vocab = tok ? tok->vocab_size() : engine_->model_config().vocab_size;
-  if (auto e = ValidateSamplingParams(r.params, vocab)) return ErrorResult(*e);
+  sample::SamplingParams base = r.params;
+  // bad_words as vLLM does: each word's tokens, alone and after a space.
+  for (const std::string& w : r.bad_words) {
+    if (!tok) return ErrorResult(BadRequest("bad_words needs the model's tokenizer", "bad_words"));
+    for (const std::string& form : {w, " " + w}) {
+      std::vector<int32_t> ids = tok->Encode(form, false);
+      if (!ids.empty() && std::find(base.bad_words_ids.begin(), base.bad_words_ids.end(), ids) == base.bad_words_ids.end())
+        base.bad_words_ids.push_back(std::move(ids));
+    }
+  }
+  if (auto e = ValidateSamplingParams(base, vocab)) return ErrorResult(*e);
   const int max_len = engine_->max_model_len();
   std::vector<ChoiceState> choices;
   for (size_t pi = 0; pi < prompts.size(); ++pi) {
@@ -266,7 +277,7 @@ RouteResult ApiServer::Generate(const GenerationRequest& r, Endpoint endpoint,
     int truncate = 0;
     if (r.truncate_prompt_tokens) truncate = *r.truncate_prompt_tokens < 0 ? max_len : *r.truncate_prompt_tokens;
     const int num_prompt = truncate > 0 ? std::min<int>(truncate, static_cast<int>(ids.size())) : static_cast<int>(ids.size());
-    sample::SamplingParams params = r.params;
+    sample::SamplingParams params = base;
     params.n = 1;
     if (num_prompt >= max_len)
       return ErrorResult(BadRequest("This model's maximum context length is " + std::to_string(max_len) +

@@ -23,7 +23,6 @@ bool RefuseUnsupported(JsonFields& f) {
   f.Refuse("guided_grammar", "structured outputs are not implemented");
   f.Refuse("structured_outputs", "structured outputs are not implemented");
   f.Refuse("logits_processors", "custom logits processors are not implemented");
-  f.Refuse("bad_words", "bad_words is not implemented");
   f.Refuse("prompt_embeds", "prompt embeddings are not implemented");
   f.Refuse("lora_request", "LoRA adapters are not implemented");
   if (const auto* rf = f.Get("response_format")) {
@@ -90,6 +89,7 @@ bool ParseSampling(JsonFields& f, const SupportedFeatures& features, std::option
            "min_tokens");
   f.Bool("ignore_eos", &p.ignore_eos);
   f.StringOrList("stop", &p.stop);
+  f.StringOrList("bad_words", &r->bad_words);
   for (const auto& s : p.stop)
     if (s.empty()) f.Fail("'stop' must not contain an empty string", "stop");
   f.IntList("stop_token_ids", 0, std::numeric_limits<int32_t>::max(), &p.stop_token_ids);

@@ -55,6 +55,7 @@ struct GenerationRequest {
   sample::SamplingParams params;  // params.n stays 1
   std::optional<int> truncate_prompt_tokens;  // -1: max_model_len
   std::string cache_salt;
+  std::vector<std::string> bad_words;  // tokenized into params.bad_words_ids by the server
 };
 
 struct CompletionRequest : GenerationRequest {

@@ -210,3 +210,14 @@ def test_best_of_and_beam_search(client):
     with pytest.raises(openai.BadRequestError) as e:
         client.completions.create(stream=True, **kw)
     assert e.value.body["param"] == "use_beam_search"
+
+
+def test_bad_words_are_never_generated(client):
+    kw = dict(model=MODEL_NAME, prompt="Once upon a time", max_tokens=24, temperature=0.0)
+    base = client.completions.create(**kw).choices[0].text
+    words = [w for w in base.split() if w.isalpha()]
+    assert words, base
+    banned = words[0]
+    text = client.completions.create(extra_body={"bad_words": [banned]}, **kw).choices[0].text
+    assert banned not in text.split(), (banned, text)
+    assert text != base
