@@ -11,6 +11,8 @@ bash tools/golden/logits/fetch_gemma3.sh >/dev/null
 ctest --test-dir build --output-on-failure -j 2
 if [[ ${PAGODA_SKIP_SANITIZE:-0} != 1 ]]; then
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPAGODA_SANITIZE=ON -DPAGODA_WERROR=ON >/dev/null
-  cmake --build build-asan -j "$(nproc)"
+  # Only the test binaries: the unit label runs nothing else.
+  mapfile -t tests < <(ninja -C build-asan -t targets all | grep -v '^cmake_' | sed -n 's/^\([a-z_]*_test\): .*/\1/p' | sort -u)
+  cmake --build build-asan -j "$(nproc)" --target "${tests[@]}"
   ctest --test-dir build-asan --output-on-failure -L unit -j 2
 fi
