@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "test_files.h"
 
 namespace pagoda::loader {
@@ -10,6 +12,13 @@ namespace {
 using testing::Floats;
 using testing::Safetensors;
 using testing::WriteBytes;
+
+// Tensor data in a safetensors file need not be aligned: read it bytewise.
+float FloatAt(const uint8_t* p, size_t i) {
+  float f;
+  std::memcpy(&f, p + 4 * i, 4);
+  return f;
+}
 
 class SafetensorsTest : public ::testing::Test {
  protected:
@@ -36,7 +45,7 @@ TEST_F(SafetensorsTest, ReadsTensorsAndMetadata) {
   const TensorView& a = (*f)->tensors().at("a");
   EXPECT_EQ(a.dtype, DType::kF32);
   EXPECT_EQ(a.shape, (std::vector<int64_t>{2, 2}));
-  EXPECT_EQ(reinterpret_cast<const float*>(a.data)[3], 4.0f);
+  EXPECT_EQ(FloatAt(a.data, 3), 4.0f);
   const TensorView& b = (*f)->tensors().at("b");
   EXPECT_EQ(b.dtype, DType::kBF16);
   EXPECT_EQ((*f)->metadata().at("format"), "pt");
@@ -98,7 +107,7 @@ TEST_F(SafetensorsTest, ShardedIndex) {
   auto m = SafetensorsModel::OpenDirectory(dir_);
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   ASSERT_NE((*m)->Find("b"), nullptr);
-  EXPECT_EQ(reinterpret_cast<const float*>((*m)->Find("b")->data)[0], 8.0f);
+  EXPECT_EQ(FloatAt((*m)->Find("b")->data, 0), 8.0f);
 
   WriteBytes(dir_ + "/model.safetensors.index.json", R"({"weight_map":{"a":"model-00002-of-00002.safetensors"}})");
   auto bad = SafetensorsModel::OpenDirectory(dir_);
