@@ -165,8 +165,10 @@ int RunGenerate(const GenerateOptions& o) {
       engine::RequestOutput last;
     };
     std::map<int, ChoiceOut> choices;
+    std::vector<core::SampleLogprobs> prompt_logprobs;
     while (handles[i]->Next(&r)) {
       if (!r.error.ok()) return Fail(r.error);
+      if (!r.prompt_logprobs.empty()) prompt_logprobs = r.prompt_logprobs;
       if (ttft_first < 0 && !r.token_ids.empty()) ttft_first = std::chrono::duration<double>(Clock::now() - t0).count();
       ChoiceOut& c = choices[r.index];
       c.ids.insert(c.ids.end(), r.token_ids.begin(), r.token_ids.end());
@@ -192,6 +194,12 @@ int RunGenerate(const GenerateOptions& o) {
     json res = jobs[i].meta;
     res["index"] = i;
     res["prompt_tokens"] = jobs[i].prompt.size();
+    if (!prompt_logprobs.empty()) {
+      // [token id, logprob] of each prompt token after the first.
+      json pl = json::array();
+      for (const auto& lp : prompt_logprobs) pl.push_back(json::array({lp.token_ids[0], lp.logprobs[0]}));
+      res["prompt_logprobs"] = pl;
+    }
     for (const auto& [idx, c] : choices) out_tokens += static_cast<int64_t>(c.ids.size());
     if (choices.size() == 1 && jobs[i].params.n == 1) {
       res.update(describe(choices.begin()->second));

@@ -112,7 +112,7 @@ Result<PromptLine> ParsePromptLine(const engine::Engine& eng, const std::string&
         }
       }
     }
-    if (j.contains("prompt_logprobs")) return Unimplemented("prompt_logprobs is not supported yet");
+    if (j.contains("prompt_logprobs")) s.prompt_logprobs = j["prompt_logprobs"].get<int>();
   } catch (const std::exception& e) {
     return InvalidArgument(std::string("bad field: ") + e.what());
   }

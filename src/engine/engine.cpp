@@ -147,6 +147,7 @@ struct Engine::Impl {
   };
   std::unordered_map<uint64_t, Live> live;                      // engine thread only
   std::unordered_map<uint64_t, std::shared_ptr<Group>> groups;  // by client request id
+  std::unordered_map<core::RequestId, std::vector<core::SampleLogprobs>> pending_prompt_logprobs;  // this step's
 
   mutable std::mutex stats_mu;
   EngineStats stats;
@@ -391,6 +392,10 @@ struct Engine::Impl {
       bool stop_hit = false;
       RequestOutput r = l.stream->Process(o, &stop_hit);
       r.index = l.index;
+      if (auto pl = pending_prompt_logprobs.find(o.request_id); pl != pending_prompt_logprobs.end()) {
+        r.prompt_logprobs = std::move(pl->second);
+        pending_prompt_logprobs.erase(pl);
+      }
       for (const auto& lp : r.logprobs)
         if (!lp.logprobs.empty()) l.cumulative_logprob += lp.logprobs[0];
       r.cumulative_logprob = l.cumulative_logprob;
@@ -519,6 +524,7 @@ struct Engine::Impl {
       }
       core::CoreOutputs outs = scheduler->UpdateFromOutput(so, ro);
       ApplyFanouts(runner->TakeFanouts(), outs);
+      pending_prompt_logprobs = runner->TakePromptLogprobs();
       Deliver(outs, so.empty() ? 0 : Now() - t0, forward);
       MaybeLog();
     }
@@ -631,7 +637,7 @@ Result<std::unique_ptr<RequestHandle>> Engine::AddRequest(std::vector<int32_t> p
     return InvalidArgument("prompt has " + std::to_string(prompt_ids.size()) + " tokens, but max_model_len is " +
                            std::to_string(im.max_model_len) + " (prompt plus at least one output token must fit)");
   PAGODA_RETURN_IF_ERROR(params.Validate(mc.vocab_size));
-  if (params.prompt_logprobs) return Unimplemented("prompt_logprobs is not supported yet");
+  if (params.prompt_logprobs && params.use_beam_search) return Unimplemented("prompt_logprobs with use_beam_search is not supported");
   if (params.max_tokens && static_cast<int>(prompt_ids.size()) + *params.max_tokens > im.max_model_len) {
     // vLLM caps at max_model_len rather than refusing; the core does the same.
   }
@@ -644,6 +650,9 @@ Result<std::unique_ptr<RequestHandle>> Engine::AddRequest(std::vector<int32_t> p
   rp.eos_token_ids = im.eos_ids;
   rp.stop_token_ids = params.stop_token_ids;
   rp.cache_salt = options.cache_salt;
+  // Prompt logprobs need every prompt position computed: keep this request out of
+  // the prefix cache (as vLLM does) with a salt of its own.
+  if (params.prompt_logprobs) rp.cache_salt += "\x1fprompt_logprobs:" + std::to_string(id);
   const int n_total = std::max(params.n, params.best_of.value_or(params.n));
   sample::SamplingParams run = params;
   bool strip = false;

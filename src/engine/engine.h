@@ -52,6 +52,9 @@ struct RequestOutput {
   std::vector<int32_t> token_ids;    // new tokens in this increment
   std::string text;                  // new final text (detokenized, stop strings cut)
   std::vector<core::SampleLogprobs> logprobs;  // parallel to token_ids when asked
+  // prompt_logprobs, on the request's first output: one entry per prompt token
+  // after the first (vLLM gives the first token none).
+  std::vector<core::SampleLogprobs> prompt_logprobs;
   bool finished = false;            // this choice is finished
   std::optional<core::FinishReason> finish_reason;
   double cumulative_logprob = 0;     // of this choice's tokens so far (when logprobs are computed)

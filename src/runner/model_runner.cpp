@@ -1,5 +1,7 @@
 #include "runner/model_runner.h"
 
+#include "sample/logprobs.h"
+
 #include <algorithm>
 #include <chrono>
 
@@ -73,6 +75,13 @@ Result<core::ModelRunnerOutput> ModelRunner::Execute(const core::SchedulerOutput
   model::ForwardBatch batch;
   std::vector<core::RequestId> sampling_ids;
   std::vector<const CachedState*> sampling_states;
+  // prompt_logprobs rows: the logits at prompt position p predict prompt token p + 1.
+  struct PromptRow {
+    int32_t batch_row;
+    CachedState* state;
+    int32_t target;
+  };
+  std::vector<PromptRow> prompt_rows;
   for (const core::ScheduledTokens& st : out.num_scheduled_tokens) {
     auto it = states_.find(st.request_id);
     if (it == states_.end()) return Internal("runner: scheduled request " + std::to_string(st.request_id.value) + " is unknown");
@@ -80,6 +89,12 @@ Result<core::ModelRunnerOutput> ModelRunner::Execute(const core::SchedulerOutput
     if (s.num_computed_tokens + st.num_tokens > static_cast<int>(s.tokens.size()))
       return Internal("runner: request " + std::to_string(st.request_id.value) + " scheduled past its known tokens");
     const bool samples = s.num_computed_tokens + st.num_tokens == static_cast<int>(s.tokens.size());
+    const int32_t row0 = static_cast<int32_t>(batch.token_ids.size());
+    if (s.params && s.params->prompt_logprobs) {
+      const int first = std::max(s.num_computed_tokens, static_cast<int>(s.prompt_logprobs.size()));
+      const int end = std::min(s.num_computed_tokens + st.num_tokens, s.num_prompt_tokens - 1);
+      for (int p = first; p < end; ++p) prompt_rows.push_back({row0 + (p - s.num_computed_tokens), &s, s.tokens[p + 1]});
+    }
     batch.AddSequence(s.tokens, s.num_computed_tokens, st.num_tokens, s.block_table, config_.block_size, false);
     if (!samples) batch.logits_indices.pop_back();
     else {
@@ -92,10 +107,24 @@ Result<core::ModelRunnerOutput> ModelRunner::Execute(const core::SchedulerOutput
   core::ModelRunnerOutput result;
   if (batch.num_tokens() == 0) return result;
   const int64_t V = model_.config().vocab_size;
+  const size_t num_sampling = batch.logits_indices.size();
+  for (const PromptRow& pr : prompt_rows) batch.logits_indices.push_back(pr.batch_row);  // after the sampling rows
   logits_.resize(batch.logits_indices.size() * V);
   const auto tf = Clock::now();
   PAGODA_RETURN_IF_ERROR(model_.Forward(pool_, batch, *kv_, logits_.data()));
   last_forward_s_ = std::chrono::duration<double>(Clock::now() - tf).count();
+  if (!prompt_rows.empty()) {
+    std::vector<sample::TokenLogprob> heap;
+    for (size_t i = 0; i < prompt_rows.size(); ++i) {
+      const PromptRow& pr = prompt_rows[i];
+      sample::SampleResult r;
+      r.token = pr.target;
+      sample::ComputeLogprobs(std::span<const float>(logits_.data() + (num_sampling + i) * V, V), pr.target,
+                              *pr.state->params->prompt_logprobs, &r, heap);
+      pr.state->prompt_logprobs.push_back(ToLogprobs(r));
+    }
+    logits_.resize(num_sampling * V);
+  }
 
   // One sampling row per request, plus the extra child draws of a fan-out.
   std::vector<sample::SamplingRow> rows;
@@ -167,6 +196,8 @@ Result<core::ModelRunnerOutput> ModelRunner::Execute(const core::SchedulerOutput
     core::RequestSample& rs = result.samples[i];
     rs.request_id = sampling_ids[i];
     rs.sampled_token_ids.push_back(samples[i].token);
+    if (rows[i].params && rows[i].params->prompt_logprobs && rows[i].output_ids.empty())
+      prompt_logprobs_done_[sampling_ids[i]] = sampling_states[i]->prompt_logprobs;
     const sample::SamplingParams* p = rows[i].params;
     if (p && p->logprobs) rs.logprobs.push_back(ToLogprobs(samples[i]));
   }

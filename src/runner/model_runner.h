@@ -49,6 +49,12 @@ class ModelRunner {
   // The random stream a forked child continues with (call before it is scheduled).
   void SetSampleIndex(core::RequestId id, uint32_t index) { pending_sample_index_[id] = index; }
 
+  // prompt_logprobs of requests whose prefill finished this step: one entry per
+  // prompt token after the first (the token itself first, then the top ones).
+  std::unordered_map<core::RequestId, std::vector<core::SampleLogprobs>> TakePromptLogprobs() {
+    return std::move(prompt_logprobs_done_);
+  }
+
   int num_cached_requests() const { return static_cast<int>(states_.size()); }
   const backend::KvCache& kv_cache() const { return *kv_; }
   double last_forward_seconds() const { return last_forward_s_; }
@@ -63,6 +69,7 @@ class ModelRunner {
     std::shared_ptr<const sample::SamplingParams> params;  // null = greedy
     uint64_t request_seed = 0;
     uint32_t sample_index = 0;
+    std::vector<core::SampleLogprobs> prompt_logprobs;  // targets 1..prompt_logprobs.size()
   };
 
   model::Model& model_;
@@ -73,6 +80,7 @@ class ModelRunner {
   sample::Sampler sampler_;
   std::vector<sample::SampleResult> samples_;  // keeps its capacity between steps
   std::vector<Fanout> fanouts_;
+  std::unordered_map<core::RequestId, std::vector<core::SampleLogprobs>> prompt_logprobs_done_;
   std::unordered_map<core::RequestId, uint32_t> pending_sample_index_;
   std::vector<float> logits_;
   double last_forward_s_ = 0, last_step_s_ = 0;

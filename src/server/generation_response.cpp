@@ -59,7 +59,7 @@ std::string GenerationResponse::ChunkFor(const ChoiceState& c, const std::string
   Json chunk;
   if (options_.endpoint == Endpoint::kCompletions) {
     ChoiceResult r{c.index, text, options_.logprobs ? CompletionLogprobsJson(lps, offset) : Json(nullptr), fr,
-                   finished ? c.stop_reason : StopReason{}};
+                   finished ? c.stop_reason : StopReason{}, Json(nullptr)};
     chunk = CompletionChunkJson(id_, created_, options_.model_name, r);
   } else {
     // The final chunk carries its text (possibly empty) and the finish reason.
@@ -81,6 +81,7 @@ void GenerationResponse::Absorb(ChoiceState& c, engine::RequestOutput& out, std:
     c.done = true;
     return;
   }
+  if (!out.prompt_logprobs.empty()) c.prompt_logprobs = std::move(out.prompt_logprobs);
   c.num_prompt_tokens = out.num_prompt_tokens;
   c.num_output_tokens = out.num_output_tokens;
   c.num_cached_tokens = out.num_cached_tokens;
@@ -105,6 +106,26 @@ void GenerationResponse::Absorb(ChoiceState& c, engine::RequestOutput& out, std:
     c.text += out.text;
     for (auto& lp : lps) c.logprobs.push_back(std::move(lp));
   }
+}
+
+// vLLM's layout: null for the first prompt token, then {token_id: {logprob, rank, decoded_token}}.
+Json GenerationResponse::PromptLogprobsJson(const std::vector<core::SampleLogprobs>& lps) const {
+  Json out = Json::array();
+  out.push_back(nullptr);
+  for (const core::SampleLogprobs& lp : lps) {
+    Json entry = Json::object();
+    for (size_t i = 0; i < lp.token_ids.size(); ++i) {
+      const std::string key = std::to_string(lp.token_ids[i]);
+      if (entry.contains(key)) continue;
+      const int rank = i == 0 ? lp.sampled_token_rank : static_cast<int>(i);
+      const int32_t id = lp.token_ids[i];
+      entry[key] = Json{{"logprob", lp.logprobs[i]},
+                        {"rank", rank},
+                        {"decoded_token", tokenizer_ ? tokenizer_->Decode(std::span<const int32_t>(&id, 1), false) : std::string()}};
+    }
+    out.push_back(std::move(entry));
+  }
+  return out;
 }
 
 bool GenerationResponse::Poll(ResponseWriter& w) {
@@ -182,6 +203,9 @@ bool GenerationResponse::Poll(ResponseWriter& w) {
   for (auto& c : choices_) {
     ChoiceResult r;
     r.index = c.index;
+    // The n choices of a prompt share its prompt_logprobs (one choice received them).
+    for (const auto& o : choices_)
+      if (o.handle == c.handle && !o.prompt_logprobs.empty()) r.prompt_logprobs = PromptLogprobsJson(o.prompt_logprobs);
     r.finish_reason = c.finish_reason;
     r.stop_reason = c.stop_reason;
     if (options_.endpoint == Endpoint::kCompletions) {

@@ -36,6 +36,7 @@ struct ChoiceState {
   std::string echo_text;  // completions with echo: the prompt's text
   std::string text;
   std::vector<TokenLogprob> logprobs;
+  std::vector<core::SampleLogprobs> prompt_logprobs;  // on the choice that received them
   size_t text_offset = 0;
   int num_prompt_tokens = 0;
   int num_output_tokens = 0;
@@ -66,6 +67,7 @@ class GenerationResponse : public PendingResponse {
   // Folds one engine output into a choice; returns the stream chunk's text (SSE) if streaming.
   void Absorb(ChoiceState& c, engine::RequestOutput& out, std::string* sse);
   std::vector<TokenLogprob> ConvertLogprobs(const std::vector<core::SampleLogprobs>& lps) const;
+  Json PromptLogprobsJson(const std::vector<core::SampleLogprobs>& lps) const;
   Usage TotalUsage() const;
   std::string ChunkFor(const ChoiceState& c, const std::string& text, const std::vector<TokenLogprob>& lps,
                        size_t offset, bool finished) const;

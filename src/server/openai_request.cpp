@@ -130,6 +130,9 @@ bool ParseSampling(JsonFields& f, const SupportedFeatures& features, std::option
   if (f.Has("prompt_logprobs")) {
     std::optional<int> pl;
     f.Int("prompt_logprobs", -1, kMaxLogprobs, &pl);
+    if (f.ok() && pl && *pl < 0) return f.Fail("'prompt_logprobs' of -1 (the whole vocabulary) is not supported; ask for at most " +
+                                                  std::to_string(kMaxLogprobs), "prompt_logprobs");
+    if (f.ok() && pl && r->stream) return f.Fail("'prompt_logprobs' cannot be streamed yet", "prompt_logprobs");
     p.prompt_logprobs = pl;
   }
   if (!RefuseUnsupported(f)) return false;

@@ -28,8 +28,7 @@ struct SupportedFeatures {
   bool allowed_token_ids = true;
   bool min_tokens = true;
   bool logprobs = true;
-  // engine::RequestOutput has no field for prompt logprobs, so they cannot be returned.
-  bool prompt_logprobs = false;
+  bool prompt_logprobs = true;  // non-streaming requests only
 };
 
 struct StreamOptions {

@@ -81,12 +81,14 @@ Json ChatLogprobsJson(const std::vector<TokenLogprob>& lps) {
 Json CompletionResponseJson(const std::string& id, int64_t created, const std::string& model,
                             const std::vector<ChoiceResult>& choices, const Usage& usage) {
   Json cs = Json::array();
-  for (const auto& c : choices)
+  for (const auto& c : choices) {
     cs.push_back(Json{{"index", c.index},
                       {"text", c.text},
                       {"logprobs", c.logprobs},
                       {"finish_reason", FinishReasonJson(c.finish_reason)},
                       {"stop_reason", StopReasonJson(c.stop_reason)}});
+    if (!c.prompt_logprobs.is_null()) cs.back()["prompt_logprobs"] = c.prompt_logprobs;
+  }
   return Json{{"id", id},       {"object", "text_completion"}, {"created", created},
               {"model", model}, {"choices", cs},               {"usage", UsageJson(usage)}};
 }
@@ -101,8 +103,11 @@ Json ChatCompletionResponseJson(const std::string& id, int64_t created, const st
                       {"logprobs", c.logprobs},
                       {"finish_reason", FinishReasonJson(c.finish_reason)},
                       {"stop_reason", StopReasonJson(c.stop_reason)}});
-  return Json{{"id", id},       {"object", "chat.completion"}, {"created", created},
-              {"model", model}, {"choices", cs},               {"usage", UsageJson(usage)}};
+  Json out{{"id", id},       {"object", "chat.completion"}, {"created", created},
+            {"model", model}, {"choices", cs},               {"usage", UsageJson(usage)}};
+  // vLLM puts the chat prompt's logprobs beside the choices.
+  if (!choices.empty() && !choices.front().prompt_logprobs.is_null()) out["prompt_logprobs"] = choices.front().prompt_logprobs;
+  return out;
 }
 
 Json CompletionChunkJson(const std::string& id, int64_t created, const std::string& model, const ChoiceResult& c) {

@@ -54,6 +54,7 @@ struct ChoiceResult {
   Json logprobs;  // null unless asked
   std::optional<core::FinishReason> finish_reason;
   StopReason stop_reason;
+  Json prompt_logprobs = nullptr;  // vLLM's per-choice prompt_logprobs; left out when null
 };
 
 Json CompletionResponseJson(const std::string& id, int64_t created, const std::string& model,

@@ -221,3 +221,19 @@ def test_bad_words_are_never_generated(client):
     text = client.completions.create(extra_body={"bad_words": [banned]}, **kw).choices[0].text
     assert banned not in text.split(), (banned, text)
     assert text != base
+
+
+def test_prompt_logprobs(client):
+    ids = [1, 403, 407, 261, 399, 294]
+    r = client.completions.create(model=MODEL_NAME, prompt=ids, max_tokens=2, temperature=0.0,
+                                  extra_body={"prompt_logprobs": 2})
+    pl = r.choices[0].model_extra["prompt_logprobs"]
+    assert len(pl) == len(ids) and pl[0] is None
+    for tok, entry in zip(ids[1:], pl[1:]):
+        assert str(tok) in entry  # the prompt token itself, plus the top 2
+        assert 1 <= len(entry) <= 3
+        assert all(v["logprob"] <= 0 and v["rank"] >= 1 for v in entry.values())
+    with pytest.raises(openai.BadRequestError) as e:
+        client.completions.create(model=MODEL_NAME, prompt=ids, max_tokens=2, stream=True,
+                                  extra_body={"prompt_logprobs": 2})
+    assert e.value.body["param"] == "prompt_logprobs"

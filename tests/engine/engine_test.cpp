@@ -414,3 +414,72 @@ TEST(ParallelSamplingTest, OneTokenChoicesAndAbortOfAGroup) {
 
 }  // namespace
 }  // namespace pagoda::engine
+
+namespace pagoda::engine {
+namespace {
+
+// prompt_logprobs against log_softmax of HF's logits at every prompt position
+// (tests/golden/logits/<model>.allpos.bin), with the prompt split into chunks.
+TEST(GoldenPromptLogprobs, MatchHfLogSoftmaxAtEveryPosition) {
+  const std::string dir = std::string(PAGODA_SOURCE_DIR) + "/tests/golden/logits/";
+  auto text = loader::ReadTextFile(dir + "stories260k.json");
+  ASSERT_TRUE(text.ok());
+  const nlohmann::json g = nlohmann::json::parse(*text);
+  const int64_t V = g["vocab_size"];
+  const int ci = g["all_positions"]["case"];
+  const auto prompt = g["cases"][ci]["prompt_ids"].get<std::vector<int32_t>>();
+  auto bytes = loader::ReadTextFile(dir + g["all_positions"]["file"].get<std::string>());
+  ASSERT_TRUE(bytes.ok());
+  ASSERT_EQ(bytes->size(), prompt.size() * V * 4);
+  std::vector<float> hf(prompt.size() * V);
+  std::memcpy(hf.data(), bytes->data(), bytes->size());
+  for (int chunk : {2048, 4}) {
+    EngineConfig cfg;
+    cfg.model = kStories;
+    cfg.max_model_len = 256;
+    cfg.max_num_batched_tokens = chunk;
+    auto eng = Engine::Create(cfg);
+    ASSERT_TRUE(eng.ok());
+    // The same prompt once before, so that a prefix-cache hit would skip positions.
+    Collect(*(*eng)->AddRequest(prompt, Greedy(2)).value());
+    auto p = Greedy(2);
+    p.prompt_logprobs = 5;
+    auto h = (*eng)->AddRequest(prompt, p);
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    RequestOutput o, first;
+    bool have_first = false;
+    while ((*h)->Next(&o))
+      if (!have_first) {
+        first = o;
+        have_first = true;
+      }
+    ASSERT_EQ(first.prompt_logprobs.size(), prompt.size() - 1) << "chunk " << chunk;
+    double worst = 0;
+    for (size_t j = 0; j + 1 < prompt.size(); ++j) {
+      const float* row = hf.data() + j * V;
+      double mx = row[0];
+      for (int64_t v = 1; v < V; ++v) mx = std::max<double>(mx, row[v]);
+      double sum = 0;
+      for (int64_t v = 0; v < V; ++v) sum += std::exp(row[v] - mx);
+      const double lse = mx + std::log(sum);
+      const core::SampleLogprobs& lp = first.prompt_logprobs[j];
+      ASSERT_EQ(lp.token_ids[0], prompt[j + 1]);
+      worst = std::max(worst, std::abs(lp.logprobs[0] - (row[prompt[j + 1]] - lse)));
+      ASSERT_EQ(lp.token_ids.size(), 6u);
+      // The top 5, best first, equal HF's.
+      std::vector<int32_t> order(V);
+      for (int64_t v = 0; v < V; ++v) order[v] = static_cast<int32_t>(v);
+      std::partial_sort(order.begin(), order.begin() + 5, order.end(), [&](int32_t a, int32_t b) { return row[a] > row[b]; });
+      for (int k = 0; k < 5; ++k) {
+        EXPECT_EQ(lp.token_ids[1 + k], order[k]) << "position " << j << " rank " << k;
+        worst = std::max(worst, std::abs(lp.logprobs[1 + k] - (row[order[k]] - lse)));
+      }
+    }
+    std::printf("[ prompt_logprobs, chunk %d ] max |logprob diff| vs HF %.2g\n", chunk, worst);
+    EXPECT_LT(worst, 1e-4);
+    EXPECT_EQ((*eng)->Stats().kv_blocks_in_use, 0);
+  }
+}
+
+}  // namespace
+}  // namespace pagoda::engine

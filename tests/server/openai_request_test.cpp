@@ -189,7 +189,9 @@ TEST(OpenAiRequest, UnsupportedFieldsAreRefusedNotIgnored) {
   EXPECT_EQ(ParamOf(Completion(R"({"prompt":"x","guided_regex":"a+"})")), "guided_regex");
   EXPECT_EQ(ParamOf(Completion(R"({"prompt":"x","response_format":{"type":"json_object"}})")), "response_format");
   EXPECT_EQ(ParamOf(Completion(R"({"prompt":"x","response_format":{"type":"text"}})")), "<ok>");
-  EXPECT_EQ(ParamOf(Completion(R"({"prompt":"x","prompt_logprobs":1})")), "prompt_logprobs");
+  EXPECT_EQ(ParamOf(Completion(R"({"prompt":"x","prompt_logprobs":1})")), "<ok>");
+  EXPECT_EQ(ParamOf(Completion(R"({"prompt":"x","prompt_logprobs":-1})")), "prompt_logprobs");
+  EXPECT_EQ(ParamOf(Completion(R"({"prompt":"x","prompt_logprobs":1,"stream":true})")), "prompt_logprobs");
   EXPECT_EQ(ParamOf(Completion(R"({"prompt":"x","bad_words":["a"]})")), "<ok>");
   EXPECT_EQ(ParamOf(Completion(R"({"prompt":"x","bad_words":[1]})")), "bad_words");
   // Unknown fields that do not change the output are accepted, as in vLLM.
