@@ -483,3 +483,45 @@ TEST(GoldenPromptLogprobs, MatchHfLogSoftmaxAtEveryPosition) {
 
 }  // namespace
 }  // namespace pagoda::engine
+
+namespace pagoda::engine {
+namespace {
+
+TEST(SamplingThroughEngineTest, MinTokensHoldsBackEos) {
+  auto eng = MakeStoriesEngine();
+  ASSERT_NE(eng, nullptr);
+  sample::SamplingParams p;
+  p.temperature = 0;
+  p.max_tokens = 20;
+  p.logit_bias = {{2, 100.0}};  // eos (2) would win every step
+  p.min_tokens = 5;
+  RequestOutput last;
+  auto ids = Collect(*eng->AddRequest({1, 403, 407}, p).value(), &last);
+  ASSERT_EQ(ids.size(), 6u) << "5 forced tokens, then eos";
+  EXPECT_EQ(ids.back(), 2);
+  for (size_t i = 0; i + 1 < ids.size(); ++i) EXPECT_NE(ids[i], 2);
+  EXPECT_EQ(last.finish_reason, core::FinishReason::kStop);
+  EXPECT_EQ(last.stop_token_id, 2);
+}
+
+TEST(SamplingThroughEngineTest, SeededRequestIsTheSameAloneAndInABatchOf64) {
+  for (bool prefix : {true, false}) {
+    auto eng = MakeStoriesEngine(prefix);
+    ASSERT_NE(eng, nullptr);
+    sample::SamplingParams p = Sampled(1, 2024, 40);
+    p.top_p = 0.9;
+    p.top_k = 50;
+    const auto prompt = LongPrompt(33);
+    const auto alone = CollectChoices(*eng->AddRequest(prompt, p).value(), 1)[0].ids;
+    std::mt19937 rng(5);
+    std::vector<std::unique_ptr<RequestHandle>> others;
+    for (int i = 0; i < 40; ++i) others.push_back(eng->AddRequest(LongPrompt(5 + rng() % 90), Sampled(1, rng(), 10 + rng() % 30)).value());
+    auto h = eng->AddRequest(prompt, p).value();
+    for (int i = 0; i < 23; ++i) others.push_back(eng->AddRequest(LongPrompt(5 + rng() % 90), Sampled(1, rng(), 10 + rng() % 30)).value());
+    EXPECT_EQ(CollectChoices(*h, 1)[0].ids, alone) << "prefix caching " << prefix;
+    for (auto& o : others) CollectChoices(*o, 1);
+  }
+}
+
+}  // namespace
+}  // namespace pagoda::engine
