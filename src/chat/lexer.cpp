@@ -342,14 +342,14 @@ class Lexer {
             cp = cp * 16 + h;
             ++q;
           }
-          py::AppendUtf8(out, cp);
+          AppendUtf8(out, cp);
           break;
         }
         default:
           if (e >= '0' && e <= '7') {
             char32_t cp = e - '0';
             for (int k = 0; k < 2 && q < src_.size() && src_[q] >= '0' && src_[q] <= '7'; ++k) cp = cp * 8 + (src_[q++] - '0');
-            py::AppendUtf8(out, cp);
+            AppendUtf8(out, cp);
           } else {
             out.push_back('\\');
             out.push_back(e);

@@ -7,12 +7,13 @@
 #include <string_view>
 #include <vector>
 
+#include "common/utf8.h"
+
 namespace pagoda::chat::py {
 
 // Decodes UTF-8 into code points (invalid bytes map to U+FFFD, one per byte).
 std::u32string Decode(std::string_view s);
 std::string Encode(std::u32string_view s);
-void AppendUtf8(std::string& out, char32_t cp);
 size_t Length(std::string_view s);  // in code points
 
 bool IsSpace(char32_t cp);  // str.isspace() for one code point

@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/utf8.h"
+
 namespace pagoda::tokenizer {
 
 // Decodes the code point at s[i] and advances i. Invalid or truncated bytes
@@ -21,7 +23,6 @@ inline size_t Utf8SeqLen(unsigned char b) {
   return 1;
 }
 
-void AppendUtf8(char32_t cp, std::string& out);
 
 // Rust's String::from_utf8_lossy: every maximal invalid subpart becomes U+FFFD.
 std::string Utf8Lossy(std::string_view bytes);
