@@ -142,6 +142,17 @@ Status ParseLayerTypes(const json& j, const std::string& source, ModelConfig* c)
   return Status::Ok();
 }
 
+Result<json> ParseObject(const std::string& text, const std::string& source) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    return InvalidArgument(source + ": not valid JSON: " + e.what());
+  }
+  if (!j.is_object()) return InvalidArgument(source + ": not a JSON object");
+  return j;
+}
+
 }  // namespace
 
 const char* ArchitectureName(Architecture a) {
@@ -183,13 +194,7 @@ Status ModelConfig::Validate() const {
 }
 
 Result<ModelConfig> ParseModelConfig(const std::string& json_text, const std::string& source) {
-  json j;
-  try {
-    j = json::parse(json_text);
-  } catch (const json::exception& e) {
-    return InvalidArgument(source + ": not valid JSON: " + e.what());
-  }
-  if (!j.is_object()) return InvalidArgument(source + ": not a JSON object");
+  PAGODA_ASSIGN_OR_RETURN(json j, ParseObject(json_text, source));
   // Multimodal wrappers keep the language model under text_config.
   if (j.contains("text_config") && j["text_config"].is_object() && !j.contains("hidden_size")) {
     json t = j["text_config"];
@@ -413,13 +418,7 @@ Result<ModelConfig> ModelConfigFromGguf(const GgufFile& g) {
 }
 
 Result<GenerationConfig> ParseGenerationConfig(const std::string& json_text, const std::string& source) {
-  json j;
-  try {
-    j = json::parse(json_text);
-  } catch (const json::exception& e) {
-    return InvalidArgument(source + ": not valid JSON: " + e.what());
-  }
-  if (!j.is_object()) return InvalidArgument(source + ": not a JSON object");
+  PAGODA_ASSIGN_OR_RETURN(json j, ParseObject(json_text, source));
   GenerationConfig g;
   Fields f(j, source);
   if (f.Has("bos_token_id")) { PAGODA_ASSIGN_OR_RETURN(g.bos_token_id, f.Int("bos_token_id")); }
