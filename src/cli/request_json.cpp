@@ -105,12 +105,7 @@ Result<PromptLine> ParsePromptLine(const engine::Engine& eng, const std::string&
     if (j.contains("early_stopping")) s.early_stopping = j["early_stopping"].get<bool>();
     if (j.contains("bad_words")) {
       if (!eng.tokenizer()) return FailedPrecondition("bad_words needs the model's tokenizer");
-      for (const auto& w : j["bad_words"]) {
-        for (const std::string& form : {w.get<std::string>(), " " + w.get<std::string>()}) {
-          auto ids = eng.tokenizer()->Encode(form, false);
-          if (!ids.empty()) s.bad_words_ids.push_back(std::move(ids));
-        }
-      }
+      s.bad_words_ids = tokenizer::BadWordsIds(*eng.tokenizer(), j["bad_words"].get<std::vector<std::string>>());
     }
     if (j.contains("prompt_logprobs")) s.prompt_logprobs = j["prompt_logprobs"].get<int>();
   } catch (const std::exception& e) {

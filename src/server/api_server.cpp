@@ -254,14 +254,9 @@ RouteResult ApiServer::Generate(const GenerationRequest& r, Endpoint endpoint,
   const tokenizer::Tokenizer* tok = engine_->tokenizer();
   const int64_t vocab = tok ? tok->vocab_size() : engine_->model_config().vocab_size;
   sample::SamplingParams base = r.params;
-  // bad_words as vLLM does: each word's tokens, alone and after a space.
-  for (const std::string& w : r.bad_words) {
+  if (!r.bad_words.empty()) {
     if (!tok) return ErrorResult(BadRequest("bad_words needs the model's tokenizer", "bad_words"));
-    for (const std::string& form : {w, " " + w}) {
-      std::vector<int32_t> ids = tok->Encode(form, false);
-      if (!ids.empty() && std::find(base.bad_words_ids.begin(), base.bad_words_ids.end(), ids) == base.bad_words_ids.end())
-        base.bad_words_ids.push_back(std::move(ids));
-    }
+    base.bad_words_ids = tokenizer::BadWordsIds(*tok, r.bad_words);
   }
   if (auto e = ValidateSamplingParams(base, vocab)) return ErrorResult(*e);
   const int max_len = engine_->max_model_len();

@@ -295,4 +295,15 @@ bool Tokenizer::IsSpecial(int32_t id) const {
   return a != nullptr && a->special;
 }
 
+std::vector<std::vector<int32_t>> BadWordsIds(const Tokenizer& tok, const std::vector<std::string>& words) {
+  std::vector<std::vector<int32_t>> out;
+  for (const std::string& w : words) {
+    for (const std::string& form : {w, " " + w}) {
+      std::vector<int32_t> ids = tok.Encode(form, false);
+      if (!ids.empty() && std::find(out.begin(), out.end(), ids) == out.end()) out.push_back(std::move(ids));
+    }
+  }
+  return out;
+}
+
 }  // namespace pagoda::tokenizer

@@ -88,4 +88,8 @@ class Tokenizer {
 // transformers' clean_up_tokenization: " ." -> "." etc., applied in HF's order.
 std::string CleanUpTokenizationSpaces(std::string text);
 
+// vLLM's bad_words: the token ids of each word alone and after a space
+// (duplicates and empty encodings dropped), for SamplingParams::bad_words_ids.
+std::vector<std::vector<int32_t>> BadWordsIds(const Tokenizer& tok, const std::vector<std::string>& words);
+
 }  // namespace pagoda::tokenizer
