@@ -249,8 +249,8 @@ struct Engine::Impl {
       if (it == live.end()) continue;
       std::shared_ptr<Group> g = it->second.group;
       it->second.index = f.parent_index;
-      const bool parent_alive = scheduler->GetRequest(f.request_id) != nullptr;
       const core::Request* parent = scheduler->GetRequest(f.request_id);
+      const bool parent_alive = parent != nullptr;
       for (int c = 0; c < static_cast<int>(f.draws.size()); ++c) {
         if (c == f.parent_index) continue;
         const uint64_t child = next_id.fetch_add(1);
