@@ -66,6 +66,8 @@ struct RooflineOptions {
   int64_t bandwidth_mib = 512;
   double min_seconds = 1.0;
   std::string json_path;
+  bool fast_matmul = false;
+  std::string quantization;
 };
 
 int RunRoofline(const RooflineOptions& o) {
@@ -106,7 +108,9 @@ int RunRoofline(const RooflineOptions& o) {
   if (!o.model.empty()) {
     auto files = loader::ModelFiles::Open(o.model);
     if (!files.ok()) return BenchFail(files.status());
-    auto m = model::Model::Load(**files);
+    auto lo = model::LoadOptions::FromFlags(o.fast_matmul, o.quantization);
+    if (!lo.ok()) return BenchFail(lo.status());
+    auto m = model::Model::Load(**files, *lo);
     if (!m.ok()) return BenchFail(m.status());
     const model::Model& model = **m;
     const loader::DType wt = ModelWeightDType(model);
@@ -148,6 +152,8 @@ void AddBenchRooflineCommand(CLI::App* bench) {
   cmd->add_option("--bandwidth-mib", o->bandwidth_mib, "Buffer for the bandwidth test, MiB")->check(CLI::Range(1, 1 << 16));
   cmd->add_option("--min-seconds", o->min_seconds, "Time spent on each measurement")->check(CLI::Range(0.0, 60.0));
   cmd->add_option("--json", o->json_path, "Write the figures to this JSON file");
+  cmd->add_flag("--fast-matmul", o->fast_matmul, "Load --model with the int8 VNNI path (as serve/generate)");
+  cmd->add_option("--quantization", o->quantization, "Quantize --model's F32/BF16/F16 weights at load (as serve/generate)");
   cmd->callback([o] {
     int rc = RunRoofline(*o);
     if (rc != 0) throw CLI::RuntimeError(rc);

@@ -40,6 +40,8 @@ struct LatencyOptions {
   double bandwidth_gbs = 0;  // 0 = measure
   double peak_gflops = 0;    // 0 = measure
   std::string json_path;
+  bool fast_matmul = false;
+  std::string quantization;
 };
 
 double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
@@ -55,7 +57,9 @@ struct IterResult {
 int RunLatency(const LatencyOptions& o) {
   auto files = loader::ModelFiles::Open(o.model);
   if (!files.ok()) return BenchFail(files.status());
-  auto loaded = model::Model::Load(**files);
+  auto lo = model::LoadOptions::FromFlags(o.fast_matmul, o.quantization);
+  if (!lo.ok()) return BenchFail(lo.status());
+  auto loaded = model::Model::Load(**files, *lo);
   if (!loaded.ok()) return BenchFail(loaded.status());
   model::Model& m = **loaded;
   const loader::ModelConfig& c = m.config();
@@ -213,6 +217,8 @@ void AddBenchLatencyCommand(CLI::App* bench) {
   cmd->add_option("--bandwidth-gbs", o->bandwidth_gbs, "Read bandwidth for the roofline (0 = measure now)");
   cmd->add_option("--peak-gflops", o->peak_gflops, "Peak matmul GFLOP/s for the roofline (0 = measure now)");
   cmd->add_option("--json", o->json_path, "Write the figures to this JSON file");
+  cmd->add_flag("--fast-matmul", o->fast_matmul, "Int8 activations and VNNI dot products for Q4_0/Q4_1/Q8_0 weights (as serve/generate)");
+  cmd->add_option("--quantization", o->quantization, "Quantize F32/BF16/F16 weights at load (as serve/generate)");
   cmd->callback([o] {
     int rc = RunLatency(*o);
     if (rc != 0) throw CLI::RuntimeError(rc);

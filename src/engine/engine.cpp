@@ -550,13 +550,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& config) {
   auto impl = std::make_unique<Impl>();
   impl->config = config;
   PAGODA_ASSIGN_OR_RETURN(impl->files, loader::ModelFiles::Open(config.model));
-  model::LoadOptions lo;
-  lo.precision = config.fast_matmul ? backend::MatmulPrecision::kFast : backend::MatmulPrecision::kExact;
-  if (config.quantization == "q8_0") lo.online_quant = loader::DType::kQ8_0;
-  else if (config.quantization == "q4_0") lo.online_quant = loader::DType::kQ4_0;
-  else if (config.quantization == "q4_1") lo.online_quant = loader::DType::kQ4_1;
-  else if (!config.quantization.empty() && config.quantization != "none")
-    return InvalidArgument("quantization '" + config.quantization + "' is not one of none, q8_0, q4_0, q4_1");
+  PAGODA_ASSIGN_OR_RETURN(model::LoadOptions lo, model::LoadOptions::FromFlags(config.fast_matmul, config.quantization));
   PAGODA_ASSIGN_OR_RETURN(impl->model, model::Model::Load(*impl->files, lo));
   const loader::ModelConfig& mc = impl->model->config();
 

@@ -235,6 +235,17 @@ Status LoadLayer(WeightReader& r, const ModelConfig& c, const ArchSpec& s, int64
 
 }  // namespace
 
+Result<LoadOptions> LoadOptions::FromFlags(bool fast_matmul, const std::string& quantization) {
+  LoadOptions lo;
+  lo.precision = fast_matmul ? backend::MatmulPrecision::kFast : backend::MatmulPrecision::kExact;
+  if (quantization == "q8_0") lo.online_quant = loader::DType::kQ8_0;
+  else if (quantization == "q4_0") lo.online_quant = loader::DType::kQ4_0;
+  else if (quantization == "q4_1") lo.online_quant = loader::DType::kQ4_1;
+  else if (!quantization.empty() && quantization != "none")
+    return InvalidArgument("quantization '" + quantization + "' is not one of none, q8_0, q4_0, q4_1");
+  return lo;
+}
+
 Result<std::unique_ptr<Model>> Model::Load(const loader::ModelFiles& files, const LoadOptions& options) {
   auto m = std::unique_ptr<Model>(new Model());
   m->config_ = files.config();

@@ -49,6 +49,10 @@ struct LoadOptions {
   backend::MatmulPrecision precision = backend::MatmulPrecision::kExact;
   // Quantize plain (F32/BF16/F16) weights at load: kQ8_0, kQ4_0 or kQ4_1 (per 32-value block).
   std::optional<loader::DType> online_quant;
+
+  // From the command-line / EngineConfig spelling: --fast-matmul and
+  // --quantization (none, q8_0, q4_0, q4_1); an unknown name is an error.
+  static Result<LoadOptions> FromFlags(bool fast_matmul, const std::string& quantization);
 };
 
 class Model {
