@@ -151,17 +151,19 @@ const char* DTypeName(DType t) {
     case DType::kQ4_K: return "Q4_K";
     case DType::kQ5_K: return "Q5_K";
     case DType::kQ6_K: return "Q6_K";
+    case DType::kI8Row: return "I8_ROW";
   }
   return "?";
 }
 
-bool IsQuantized(DType t) { return BlockElems(t) > 1; }
+bool IsQuantized(DType t) { return t != DType::kF32 && t != DType::kF16 && t != DType::kBF16; }
 
 int64_t BlockElems(DType t) {
   switch (t) {
     case DType::kF32:
     case DType::kF16:
-    case DType::kBF16: return 1;
+    case DType::kBF16:
+    case DType::kI8Row: return 1;
     case DType::kQ4_0:
     case DType::kQ4_1:
     case DType::kQ5_0:
@@ -187,6 +189,7 @@ int64_t BlockBytes(DType t) {
     case DType::kQ4_K: return 144;
     case DType::kQ5_K: return 176;
     case DType::kQ6_K: return 210;
+    case DType::kI8Row: return 1;
   }
   return 0;
 }
@@ -291,6 +294,13 @@ void DequantizeRow(DType t, const void* src, float* dst, int64_t n) {
     case DType::kBF16:
       for (int64_t i = 0; i < n; ++i) dst[i] = Bf16ToF32(ReadU16(b + 2 * i));
       return;
+    case DType::kI8Row: {
+      float scale;
+      std::memcpy(&scale, b, 4);
+      const int8_t* q = reinterpret_cast<const int8_t*>(b + 4);
+      for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(q[i]) * scale;
+      return;
+    }
     default: break;
   }
   int64_t be = BlockElems(t), bb = BlockBytes(t);

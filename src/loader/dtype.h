@@ -24,15 +24,20 @@ enum class DType {
   kQ4_K,
   kQ5_K,
   kQ6_K,
+  // int8 per output channel (online quantization only, never in a file): a row
+  // is one float32 scale (4 bytes, little-endian) then cols int8 codes; the
+  // value of code q is scale * q. Any number of columns.
+  kI8Row,
 };
 
 const char* DTypeName(DType t);
 bool IsQuantized(DType t);
-// Elements per block (1 for plain types) and bytes per block.
+// Elements per block (1 for plain types) and bytes per block (kI8Row: 1 and 1,
+// its per-row scale is counted by RowBytes only).
 int64_t BlockElems(DType t);
 int64_t BlockBytes(DType t);
 // Bytes of a row of n elements; n must be a multiple of BlockElems.
-inline int64_t RowBytes(DType t, int64_t n) { return n / BlockElems(t) * BlockBytes(t); }
+inline int64_t RowBytes(DType t, int64_t n) { return t == DType::kI8Row ? 4 + n : n / BlockElems(t) * BlockBytes(t); }
 
 // GGML's numeric type ids (ggml.h) -> DType.
 Result<DType> DTypeFromGgml(uint32_t ggml_type);
@@ -49,7 +54,8 @@ uint16_t F32ToBf16(float f);  // round to nearest even
 float F16ToF32(uint16_t h);
 uint16_t F32ToF16(float f);
 
-// Converts n elements (a whole number of blocks) of type t at src to float32.
+// Converts n elements (a whole number of blocks) of type t at src to float32
+// (for kI8Row, src is one whole row of n elements).
 void DequantizeRow(DType t, const void* src, float* dst, int64_t n);
 
 }  // namespace pagoda::loader

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "backend/cpu/fast_matmul.h"
+#include "backend/cpu/int8_row_matmul.h"
 #include "backend/cpu/quant_matmul.h"
 #include "backend/cpu/tile_avx512.h"
 #include "common/cpu_features.h"
@@ -116,6 +117,7 @@ void MatMul(ThreadPool& pool, const float* x, int64_t m, const Matrix& w, const 
         case DType::kF32: DenseRangeAvx512<DType::kF32>(x, m, w, y, n0, n1); break;
         case DType::kBF16: DenseRangeAvx512<DType::kBF16>(x, m, w, y, n0, n1); break;
         case DType::kF16: DenseRangeAvx512<DType::kF16>(x, m, w, y, n0, n1); break;
+        case DType::kI8Row: internal::Int8RowRangeAvx512(x, m, w, y, n0, n1); break;
         default: internal::QuantRangeAvx512(x, m, w, y, n0, n1); break;
       }
       if (bias) {

@@ -56,6 +56,18 @@ void QuantizeBlock(DType t, const float* x, uint8_t* out) {
   }
 }
 
+// Symmetric per-row int8: scale = max|w| / 127, q = round-to-nearest(w / scale).
+void QuantizeI8Row(const float* x, int64_t n, uint8_t* out) {
+  float amax = 0;
+  for (int64_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[i]));
+  const float d = amax / 127.0f;
+  std::memcpy(out, &d, 4);
+  for (int64_t i = 0; i < n; ++i) {
+    const long q = d != 0 ? std::lround(x[i] / d) : 0;
+    out[4 + i] = static_cast<uint8_t>(static_cast<int8_t>(std::clamp(q, -127L, 127L)));
+  }
+}
+
 }  // namespace
 
 void PrepareForPrecision(Matrix& w, MatmulPrecision p) {
@@ -66,10 +78,10 @@ void PrepareForPrecision(Matrix& w, MatmulPrecision p) {
 }
 
 Result<Matrix> QuantizeMatrix(const Matrix& w, DType target) {
-  if (target != DType::kQ8_0 && target != DType::kQ4_0 && target != DType::kQ4_1)
-    return InvalidArgument(std::string("online quantization to ") + loader::DTypeName(target) + " is not supported (Q8_0, Q4_0, Q4_1)");
+  if (target != DType::kQ8_0 && target != DType::kQ4_0 && target != DType::kQ4_1 && target != DType::kI8Row)
+    return InvalidArgument(std::string("online quantization to ") + loader::DTypeName(target) + " is not supported (Q8_0, Q4_0, Q4_1, I8_ROW)");
   if (w.ElemBytes() == 0) return InvalidArgument(std::string("matrix is already quantized (") + loader::DTypeName(w.dtype) + ")");
-  if (w.cols % 32 != 0)
+  if (target != DType::kI8Row && w.cols % 32 != 0)
     return InvalidArgument("cannot quantize a matrix with " + std::to_string(w.cols) + " input features: not a multiple of 32");
   Matrix q;
   q.dtype = target;
@@ -81,6 +93,10 @@ Result<Matrix> QuantizeMatrix(const Matrix& w, DType target) {
   for (int64_t r = 0; r < w.rows; ++r) {
     DequantizeMatrixRow(w, r, row.data());
     uint8_t* dst = q.owned.as<uint8_t>() + r * q.RowBytes();
+    if (target == DType::kI8Row) {
+      QuantizeI8Row(row.data(), w.cols, dst);
+      continue;
+    }
     for (int64_t b = 0; b < w.cols / 32; ++b) QuantizeBlock(target, row.data() + b * 32, dst + b * bb);
   }
   q.data = q.owned.data();

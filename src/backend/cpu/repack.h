@@ -18,7 +18,8 @@ void PrepareForPrecision(Matrix& w, MatmulPrecision p);
 // Quantizes a plain (F32/BF16/F16) matrix at load, per block of 32 inputs of
 // each output row, with llama.cpp's reference rounding: kQ8_0 (int8, one scale
 // per block) or kQ4_0 / kQ4_1 (4-bit, scale / scale and minimum per block).
-// cols must be a multiple of 32.
+// cols must be a multiple of 32. Or kI8Row: int8 per output row, one float32
+// scale per row (symmetric, scale = max|w_row| / 127, round to nearest), any cols.
 Result<Matrix> QuantizeMatrix(const Matrix& w, loader::DType target);
 
 // Row r of w as float32, whatever its dtype and layout.
