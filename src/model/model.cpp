@@ -53,7 +53,7 @@ class WeightReader {
   Result<Matrix> Mat(const std::string& name, int64_t rows, int64_t cols) {
     PAGODA_ASSIGN_OR_RETURN(Matrix m, RawMat(name, rows, cols));
     const bool plain = m.dtype == DType::kF32 || m.dtype == DType::kBF16 || m.dtype == DType::kF16;
-    if (options_.online_quant && plain && cols % 32 == 0) {
+    if (options_.online_quant && plain && (cols % 32 == 0 || *options_.online_quant == DType::kI8Row)) {
       PAGODA_ASSIGN_OR_RETURN(Matrix q, backend::QuantizeMatrix(m, *options_.online_quant));
       m = std::move(q);
     }
@@ -241,8 +241,9 @@ Result<LoadOptions> LoadOptions::FromFlags(bool fast_matmul, const std::string& 
   if (quantization == "q8_0") lo.online_quant = loader::DType::kQ8_0;
   else if (quantization == "q4_0") lo.online_quant = loader::DType::kQ4_0;
   else if (quantization == "q4_1") lo.online_quant = loader::DType::kQ4_1;
+  else if (quantization == "int8") lo.online_quant = loader::DType::kI8Row;
   else if (!quantization.empty() && quantization != "none")
-    return InvalidArgument("quantization '" + quantization + "' is not one of none, q8_0, q4_0, q4_1");
+    return InvalidArgument("quantization '" + quantization + "' is not one of none, int8, q8_0, q4_0, q4_1");
   return lo;
 }
 

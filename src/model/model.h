@@ -47,11 +47,12 @@ struct LoadOptions {
   // golden tests). kFast: Q4_0/Q4_1/Q8_0 weights with activations quantized to
   // int8 per 32 values and VNNI dot products.
   backend::MatmulPrecision precision = backend::MatmulPrecision::kExact;
-  // Quantize plain (F32/BF16/F16) weights at load: kQ8_0, kQ4_0 or kQ4_1 (per 32-value block).
+  // Quantize plain (F32/BF16/F16) weights at load: kQ8_0, kQ4_0 or kQ4_1 (per
+  // 32-value block) or kI8Row (int8, one scale per output row).
   std::optional<loader::DType> online_quant;
 
   // From the command-line / EngineConfig spelling: --fast-matmul and
-  // --quantization (none, q8_0, q4_0, q4_1); an unknown name is an error.
+  // --quantization (none, int8, q8_0, q4_0, q4_1); an unknown name is an error.
   static Result<LoadOptions> FromFlags(bool fast_matmul, const std::string& quantization);
 };
 
