@@ -161,10 +161,11 @@ void AddBenchRooflineCommand(CLI::App* bench) {
 }
 
 void AddBenchCommand(CLI::App& app) {
-  CLI::App* bench = app.add_subcommand("bench", "Benchmarks: roofline | latency | throughput | serve | tokenizer");
+  CLI::App* bench = app.add_subcommand("bench", "Benchmarks: roofline | latency | perplexity | throughput | serve | tokenizer");
   bench->require_subcommand(1);
   AddBenchRooflineCommand(bench);
   AddBenchLatencyCommand(bench);
+  AddBenchPerplexityCommand(bench);
   AddBenchThroughputCommand(bench);
   AddBenchServeCommand(bench);
   AddBenchTokenizerCommand(bench);

@@ -24,6 +24,7 @@ namespace pagoda::cli {
 
 void AddBenchRooflineCommand(CLI::App* bench);
 void AddBenchLatencyCommand(CLI::App* bench);
+void AddBenchPerplexityCommand(CLI::App* bench);
 void AddBenchThroughputCommand(CLI::App* bench);
 void AddBenchServeCommand(CLI::App* bench);
 void AddBenchTokenizerCommand(CLI::App* bench);
