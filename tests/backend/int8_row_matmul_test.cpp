@@ -2,7 +2,9 @@
 // round trip, the AVX-512 decoder against loader::DequantizeRow bit for bit,
 // the exact kernel against the scalar kernel and a double reference across
 // shapes (k not a multiple of 16 included), bit for bit against the float32
-// kernel over the dequantized weights, and batch invariance.
+// kernel over the dequantized weights, and batch invariance; the kFast (int8
+// activations, VNNI) path against its scalar model bit for bit and the
+// reference within the activation rounding.
 
 #include <gtest/gtest.h>
 
@@ -12,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/cpu/fast_matmul.h"
 #include "backend/cpu/int8_row_matmul.h"
 #include "backend/cpu/matmul.h"
 #include "backend/cpu/repack.h"
@@ -216,6 +219,63 @@ TEST(Int8RowMatMulTest, QuantizedMatrixRejectsRequantization) {
   Matrix w = RandomI8Row(4, 64, rng);
   EXPECT_FALSE(QuantizeMatrix(w, DType::kI8Row).ok());
   EXPECT_FALSE(QuantizeMatrix(w, DType::kQ8_0).ok());
+}
+
+TEST(Int8RowFastTest, LayoutKeepsTheWeightsAndNarrowMatricesStayExact) {
+  std::mt19937 rng(43);
+  Matrix w = RandomI8Row(37, 96, rng);
+  Matrix f;  // a copy of w, repacked
+  f.dtype = w.dtype;
+  f.rows = w.rows;
+  f.cols = w.cols;
+  f.owned.Resize(w.bytes());
+  std::memcpy(f.owned.data(), w.data, w.bytes());
+  f.data = f.owned.data();
+  PrepareForPrecision(f, MatmulPrecision::kFast);
+  ASSERT_EQ(f.precision, MatmulPrecision::kFast);
+  ASSERT_TRUE(internal::IsFastLayout(f));
+  std::vector<float> a(96), b(96);
+  for (int64_t r = 0; r < 37; ++r) {
+    DequantizeMatrixRow(w, r, a.data());
+    DequantizeMatrixRow(f, r, b.data());
+    ASSERT_EQ(a, b) << "row " << r;
+  }
+  Matrix narrow = RandomI8Row(5, 100, rng);
+  PrepareForPrecision(narrow, MatmulPrecision::kFast);
+  EXPECT_EQ(narrow.precision, MatmulPrecision::kExact);
+}
+
+TEST(Int8RowFastTest, FastPathMatchesItsScalarModelAndTheReference) {
+  std::mt19937 rng(47);
+  ThreadPool pool(2);
+  for (int64_t k : {32, 64, 96, 576, 1024}) {
+    for (int64_t n : {1, 5, 16, 17, 33, 70}) {
+      for (int64_t m : {1, 2, 3, 4, 5, 8, 9, 16, 33}) {
+        Matrix w = RandomI8Row(n, k, rng);
+        std::vector<float> x = RandomX(m * k, rng), bias = RandomX(n, rng);
+        std::vector<double> mag;
+        auto ref = Reference(x, m, w, bias.data(), &mag);
+        PrepareForPrecision(w, MatmulPrecision::kFast);
+        ASSERT_EQ(w.precision, MatmulPrecision::kFast);
+        std::vector<float> y(static_cast<size_t>(m * n)), ys(y.size());
+        MatMul(pool, x.data(), m, w, bias.data(), y.data());
+        MatMulScalar(x.data(), m, w, bias.data(), ys.data());
+        for (int64_t i = 0; i < m * n; ++i) {
+          ASSERT_EQ(y[i], ys[i]) << "m=" << m << " n=" << n << " k=" << k << " i=" << i;
+          // Activations rounded to int8 per block of 32: relative error ~ 1/254 per element.
+          ASSERT_NEAR(y[i], ref[i], 8e-3 * mag[i] + 1e-5) << "m=" << m << " n=" << n << " k=" << k << " i=" << i;
+        }
+      }
+    }
+  }
+}
+
+TEST(Int8RowFastTest, RowResultDoesNotDependOnBatchOrThreads) {
+  std::mt19937 rng(53);
+  Matrix w = RandomI8Row(131, 320, rng);
+  PrepareForPrecision(w, MatmulPrecision::kFast);
+  ASSERT_EQ(w.precision, MatmulPrecision::kFast);
+  ExpectBatchInvariant(w, rng, "fast");
 }
 
 }  // namespace

@@ -19,9 +19,10 @@ using loader::DType;
 
 constexpr int64_t kGroup = 16;  // output rows per interleaved group (one 512-bit lane each)
 
-int64_t HeaderBytes(DType t) { return t == DType::kQ4_1 ? 64 : 32; }
-int64_t CodeBytes(DType t) { return t == DType::kQ8_0 ? 512 : 256; }
-int32_t CodeOffset(DType t) { return t == DType::kQ4_0 ? 8 : t == DType::kQ8_0 ? 128 : 0; }
+// kI8Row chunks have no header: its per-row scales follow all the chunks.
+int64_t HeaderBytes(DType t) { return t == DType::kQ4_1 ? 64 : t == DType::kI8Row ? 0 : 32; }
+int64_t CodeBytes(DType t) { return t == DType::kQ8_0 || t == DType::kI8Row ? 512 : 256; }
+int32_t CodeOffset(DType t) { return t == DType::kQ4_0 ? 8 : t == DType::kQ8_0 || t == DType::kI8Row ? 128 : 0; }
 // Where GGUF keeps the codes inside a block.
 int64_t GgufCodeStart(DType t) { return t == DType::kQ4_1 ? 4 : 2; }
 
@@ -29,6 +30,11 @@ int64_t Groups(const Matrix& w) { return (w.rows + kGroup - 1) / kGroup; }
 
 const uint8_t* Chunk(const Matrix& w, int64_t group, int64_t block) {
   return static_cast<const uint8_t*>(w.data) + (group * (w.cols / 32) + block) * FastChunkBytes(w.dtype);
+}
+
+// kI8Row: the 16 row scales of a group (float32), after all the chunks.
+const float* RowScales(const Matrix& w, int64_t group) {
+  return reinterpret_cast<const float*>(Chunk(w, Groups(w), 0)) + group * kGroup;
 }
 
 // Activations quantized per row and block of 32 (see the header).
@@ -71,7 +77,7 @@ inline float HalfAt(const uint8_t* p) {
 // The unsigned code of element e (0..31) of row lane l in a chunk.
 inline int CodeAt(DType t, const uint8_t* chunk, int l, int e) {
   const uint8_t* codes = chunk + HeaderBytes(t);
-  if (t == DType::kQ8_0) return codes[64 * (e / 4) + 4 * l + e % 4];
+  if (t == DType::kQ8_0 || t == DType::kI8Row) return codes[64 * (e / 4) + 4 * l + e % 4];
   const int byte_index = e % 16;  // GGUF qs index
   const uint8_t b = codes[64 * (byte_index / 4) + 4 * l + byte_index % 4];
   return e < 16 ? (b & 0x0F) : (b >> 4);
@@ -93,10 +99,14 @@ void ScalarRange(const QuantActs& qa, int64_t m, const Matrix& w, float* y, int6
           int32_t isum = 0;
           for (int e = 0; e < 32; ++e) isum += CodeAt(t, c, l, e) * q[e];
           isum -= off * qa.s[i * nb + b];
+          if (t == DType::kI8Row) {
+            acc = std::fma(static_cast<float>(isum), qa.d[i * nb + b], acc);
+            continue;
+          }
           acc = std::fma(static_cast<float>(isum), HalfAt(c + 2 * l) * qa.d[i * nb + b], acc);
           if (t == DType::kQ4_1) acc = std::fma(HalfAt(c + 32 + 2 * l), qa.ds[i * nb + b], acc);
         }
-        y[i * w.rows + r] = acc;
+        y[i * w.rows + r] = t == DType::kI8Row ? acc * RowScales(w, g)[l] : acc;
       }
     }
   }
@@ -108,20 +118,22 @@ void ScalarRange(const QuantActs& qa, int64_t m, const Matrix& w, float* y, int6
 template <DType T, int MR>
 PAGODA_TARGET_VNNI void VnniTile(const Matrix& w, int64_t g, const QuantActs& qa, int64_t i0, float* y) {
   const int64_t nb = w.cols / 32, k = w.cols;
-  constexpr int32_t off = T == DType::kQ4_0 ? 8 : T == DType::kQ8_0 ? 128 : 0;
-  constexpr int64_t hdr = T == DType::kQ4_1 ? 64 : 32;
-  constexpr int64_t cb = hdr + (T == DType::kQ8_0 ? 512 : 256);
+  constexpr bool kRow = T == DType::kI8Row;  // one scale per row, applied after the last block
+  constexpr int32_t off = T == DType::kQ4_0 ? 8 : T == DType::kQ8_0 || kRow ? 128 : 0;
+  constexpr int64_t hdr = T == DType::kQ4_1 ? 64 : kRow ? 0 : 32;
+  constexpr int64_t cb = hdr + (T == DType::kQ8_0 || kRow ? 512 : 256);
   const uint8_t* base = Chunk(w, g, 0);
   const __m512i nib = _mm512_set1_epi8(0x0F);
   __m512 acc[MR];
   for (int a = 0; a < MR; ++a) acc[a] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* c = base + b * cb;
-    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(c)));
+    __m512 dw = _mm512_setzero_ps();
+    if constexpr (!kRow) dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(c)));
     __m512 mw = _mm512_setzero_ps();
     if constexpr (T == DType::kQ4_1) mw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + 32)));
     __m512i wv[8];
-    if constexpr (T == DType::kQ8_0) {
+    if constexpr (T == DType::kQ8_0 || kRow) {
       for (int s = 0; s < 8; ++s) wv[s] = _mm512_loadu_si512(c + hdr + 64 * s);
     } else {
       for (int t = 0; t < 4; ++t) {
@@ -140,13 +152,18 @@ PAGODA_TARGET_VNNI void VnniTile(const Matrix& w, int64_t g, const QuantActs& qa
         isum = _mm512_dpbusd_epi32(isum, wv[s], _mm512_set1_epi32(four));
       }
       if constexpr (off != 0) isum = _mm512_sub_epi32(isum, _mm512_set1_epi32(off * qa.s[i * nb + b]));
-      acc[a] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, _mm512_set1_ps(qa.d[i * nb + b])), acc[a]);
+      if constexpr (kRow) acc[a] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(qa.d[i * nb + b]), acc[a]);
+      else acc[a] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, _mm512_set1_ps(qa.d[i * nb + b])), acc[a]);
       if constexpr (T == DType::kQ4_1) acc[a] = _mm512_fmadd_ps(mw, _mm512_set1_ps(qa.ds[i * nb + b]), acc[a]);
     }
   }
   const int64_t r0 = g * kGroup;
   const int64_t valid = std::min<int64_t>(kGroup, w.rows - r0);
   const __mmask16 mask = valid == kGroup ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << valid) - 1);
+  if constexpr (kRow) {
+    const __m512 sw = _mm512_loadu_ps(RowScales(w, g));
+    for (int a = 0; a < MR; ++a) acc[a] = _mm512_mul_ps(acc[a], sw);
+  }
   for (int a = 0; a < MR; ++a) _mm512_mask_storeu_ps(y + (i0 + a) * w.rows + r0, mask, acc[a]);
 }
 
@@ -162,7 +179,7 @@ PAGODA_TARGET_VNNI void VnniRange(const QuantActs& qa, int64_t m, const Matrix& 
 
 }  // namespace
 
-bool FastFormat(DType t) { return t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ8_0; }
+bool FastFormat(DType t) { return t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ8_0 || t == DType::kI8Row; }
 
 int64_t FastChunkBytes(DType t) { return HeaderBytes(t) + CodeBytes(t); }
 
@@ -174,9 +191,25 @@ void RepackFast(const Matrix& src, Matrix* dst) {
   dst->cols = src.cols;
   dst->precision = MatmulPrecision::kFast;
   const int64_t nb = src.cols / 32, cb = FastChunkBytes(t), hdr = HeaderBytes(t);
-  AlignedBuffer buf(static_cast<size_t>(Groups(src) * nb * cb));
+  const int64_t scale_bytes = t == DType::kI8Row ? Groups(src) * kGroup * 4 : 0;
+  AlignedBuffer buf(static_cast<size_t>(Groups(src) * nb * cb + scale_bytes));
   buf.Zero();
   uint8_t* out = buf.as<uint8_t>();
+  if (t == DType::kI8Row) {
+    for (int64_t r = 0; r < src.rows; ++r) {
+      const int64_t g = r / kGroup, l = r % kGroup;
+      const uint8_t* qs = src.Row(r) + 4;
+      std::memcpy(out + Groups(src) * nb * cb + 4 * r, src.Row(r), 4);  // scale of row r = group g, lane l
+      for (int64_t b = 0; b < nb; ++b) {
+        uint8_t* c = out + (g * nb + b) * cb;
+        for (int s = 0; s < 8; ++s)
+          for (int j = 0; j < 4; ++j) c[64 * s + 4 * l + j] = static_cast<uint8_t>(qs[32 * b + 4 * s + j] ^ 0x80);
+      }
+    }
+    dst->owned = std::move(buf);
+    dst->data = dst->owned.data();
+    return;
+  }
   const int64_t bb = loader::BlockBytes(t), cs = GgufCodeStart(t);
   for (int64_t r = 0; r < src.rows; ++r) {
     const int64_t g = r / kGroup, l = r % kGroup;
@@ -202,6 +235,14 @@ void RepackFast(const Matrix& src, Matrix* dst) {
 void FastDequantRow(const Matrix& w, int64_t r, float* dst) {
   const DType t = w.dtype;
   const int64_t g = r / kGroup, l = r % kGroup, nb = w.cols / 32, cs = GgufCodeStart(t);
+  if (t == DType::kI8Row) {  // back to the kI8Row row, then the loader's arithmetic
+    std::vector<uint8_t> row(static_cast<size_t>(4 + w.cols));
+    std::memcpy(row.data(), RowScales(w, g) + l, 4);
+    for (int64_t b = 0; b < nb; ++b)
+      for (int e = 0; e < 32; ++e) row[4 + 32 * b + e] = static_cast<uint8_t>(CodeAt(t, Chunk(w, g, b), static_cast<int>(l), e) ^ 0x80);
+    loader::DequantizeRow(t, row.data(), dst, w.cols);
+    return;
+  }
   uint8_t blk[64];
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* c = Chunk(w, g, b);
@@ -262,6 +303,7 @@ void FastMatMul(ThreadPool& pool, const float* x, int64_t m, const Matrix& w, co
       switch (w.dtype) {
         case DType::kQ4_0: VnniRange<DType::kQ4_0>(qa, m, w, y, g0, g1); break;
         case DType::kQ4_1: VnniRange<DType::kQ4_1>(qa, m, w, y, g0, g1); break;
+        case DType::kI8Row: VnniRange<DType::kI8Row>(qa, m, w, y, g0, g1); break;
         default: VnniRange<DType::kQ8_0>(qa, m, w, y, g0, g1); break;
       }
     } else {

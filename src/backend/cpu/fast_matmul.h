@@ -1,13 +1,15 @@
 #pragma once
 // Internal to the CPU backend: MatmulPrecision::kFast (see matmul.h).
 //
-// Weights (Q4_0, Q4_1, Q8_0) are repacked at load into groups of 16 output rows:
+// Weights (Q4_0, Q4_1, Q8_0, I8_ROW) are repacked at load into groups of 16 output rows:
 // for each group and each block of 32 inputs, one chunk holds the 16 block
 // scales (f16), for Q4_1 the 16 minimums (f16), and the codes transposed so
 // that 32-bit lane r of a 512-bit register holds 4 consecutive codes of row r:
 //   Q4_x: 4 registers; lane r of register t = GGUF qs[4t..4t+3] of row r (low
 //         nibbles: elements 4t.., high nibbles: elements 16+4t..);
 //   Q8_0: 8 registers; lane r of register s = codes 4s..4s+3 of row r, + 128 (u8).
+//   I8_ROW: as Q8_0 with no chunk header; the float32 row scales (16 per group)
+//         follow all the chunks.
 // Rows are padded to a multiple of 16 with zero blocks. One VPDPBUSD then adds
 // 4 products for each of 16 rows, so an output element never needs a
 // horizontal sum: it lives in one lane from the first block to the last.
@@ -17,6 +19,8 @@
 // Per output (row i, column r), block b adds, in order:
 //   acc = fma(float(isum_b - off * qsum_b), d_w * d_x, acc)       (off 8 Q4_0, 128 Q8_0, 0 Q4_1)
 //   acc = fma(m_w, d_x * float(qsum_b), acc)                        (Q4_1 only)
+// except I8_ROW: acc = fma(float(isum_b - 128 * qsum_b), d_x, acc), and
+// y = acc * s_w (the row scale) after the last block.
 // The scalar kernel does exactly that, so vector and scalar agree bit for bit.
 
 #include <cstdint>

@@ -72,6 +72,7 @@ void QuantizeI8Row(const float* x, int64_t n, uint8_t* out) {
 
 void PrepareForPrecision(Matrix& w, MatmulPrecision p) {
   if (p != MatmulPrecision::kFast || w.precision == MatmulPrecision::kFast || !internal::FastFormat(w.dtype)) return;
+  if (w.cols % 32 != 0) return;  // kI8Row of any width: the activations are quantized per 32, so it keeps kExact
   Matrix packed;
   internal::RepackFast(w, &packed);
   w = std::move(packed);

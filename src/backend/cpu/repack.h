@@ -10,9 +10,10 @@
 
 namespace pagoda::backend {
 
-// Puts w into the layout of precision p: for kFast, Q4_0/Q4_1/Q8_0 weights are
-// repacked into the 16-row interleaved int8 layout (fast_matmul.h) and w owns
-// the copy; other formats stay as they are and keep the exact path.
+// Puts w into the layout of precision p: for kFast, Q4_0/Q4_1/Q8_0 weights and
+// I8_ROW weights with a multiple of 32 columns are repacked into the 16-row
+// interleaved int8 layout (fast_matmul.h) and w owns the copy; other formats
+// stay as they are and keep the exact path.
 void PrepareForPrecision(Matrix& w, MatmulPrecision p);
 
 // Quantizes a plain (F32/BF16/F16) matrix at load, per block of 32 inputs of
