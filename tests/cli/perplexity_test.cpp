@@ -18,8 +18,8 @@ namespace {
 
 std::string TinyModel(const std::string& name) { return std::string(PAGODA_SOURCE_DIR) + "/tests/models/" + name; }
 
-std::unique_ptr<model::Model> Load(const loader::ModelFiles& files, const std::string& quantization) {
-  auto lo = model::LoadOptions::FromFlags(false, quantization);
+std::unique_ptr<model::Model> Load(const loader::ModelFiles& files, const std::string& quantization, bool fast = false) {
+  auto lo = model::LoadOptions::FromFlags(fast, quantization);
   EXPECT_TRUE(lo.ok()) << lo.status().ToString();
   auto m = model::Model::Load(files, *lo);
   EXPECT_TRUE(m.ok()) << quantization << ": " << m.status().ToString();
@@ -71,6 +71,15 @@ TEST(PerplexityTest, Int8LoadHoldsInt8WeightsAndScoresCloseToFloat) {
     // over more values), by a small factor on these Gaussian random weights.
     EXPECT_LT(d_int8, 2 * d_q8) << name << " int8 " << d_int8 << " q8_0 " << d_q8;
     EXPECT_NEAR(rq->mean_nll(), rf->mean_nll(), 0.01) << name;
+
+    // --fast-matmul: the same int8 weights in the VNNI layout, activations rounded to int8 per 32.
+    auto qf = Load(**files, "int8", true);
+    ASSERT_TRUE(qf) << name;
+    EXPECT_EQ(qf->weights().layers[0].down.precision, backend::MatmulPrecision::kFast) << name;
+    auto rqf = ComputePerplexity(*qf, pool, ids, o);
+    ASSERT_TRUE(rqf.ok()) << name;
+    EXPECT_GT(RmsDiff(rq->token_nll, rqf->token_nll), 0.0) << name;
+    EXPECT_NEAR(rqf->mean_nll(), rq->mean_nll(), 0.01) << name;
   }
 }
 
