@@ -53,6 +53,20 @@ void RangeScalar(const float* x, int64_t m, const Matrix& w, const float* bias, 
 #if defined(__x86_64__)
 template <DType T>
 PAGODA_TARGET_AVX512 void DenseRangeAvx512(const float* x, int64_t m, const Matrix& w, float* y, int64_t n0, int64_t n1) {
+  if (m <= 4) {
+    // Decode: each weight row is used once, so stream them with a software
+    // prefetch a few 4-row tiles ahead (see quant_matmul.cpp); same tiles as below.
+    constexpr int64_t kAhead = 12;
+    const size_t rb = w.RowBytes();
+    for (int64_t j = n0; j < n1; j += 4) {
+      if (j + kAhead + 4 <= n1) {
+        const char* next = reinterpret_cast<const char*>(w.Row(j + kAhead));
+        for (size_t off = 0; off < 4 * rb; off += 64) _mm_prefetch(next + off, _MM_HINT_T0);
+      }
+      internal::DensePanel<T>(x, m, w.cols, w.Row(j), rb, std::min<int64_t>(4, n1 - j), y + j, w.rows);
+    }
+    return;
+  }
   constexpr int64_t kNBlock = 64;  // weight rows kept hot in L2 while all m rows pass
   for (int64_t nb = n0; nb < n1; nb += kNBlock) {
     const int64_t ne = std::min(n1, nb + kNBlock);
