@@ -55,8 +55,18 @@ template <int MR>
 PAGODA_TARGET_AVX512 void SkinnyRows(const float* x, int64_t k, const Matrix& w, float* y, int64_t n0, int64_t n1) {
   const size_t rb = w.RowBytes();
   const int64_t ldo = w.rows;
+  // Each weight is streamed from memory once: prefetch the tile kPrefetchTiles
+  // ahead (one linear stream), as quant_matmul.cpp does.
+  constexpr int64_t kPrefetchTiles = 3;
+  const size_t tile_bytes = 4 * rb;
   int64_t j = n0;
-  for (; j + 4 <= n1; j += 4) SkinnyTile<MR, 4>(x, k, w.Row(j), rb, k, y + j, ldo);
+  for (; j + 4 <= n1; j += 4) {
+    if (j + 4 * (kPrefetchTiles + 1) <= n1) {
+      const char* next = reinterpret_cast<const char*>(w.Row(j + 4 * kPrefetchTiles));
+      for (size_t off = 0; off < tile_bytes; off += 64) _mm_prefetch(next + off, _MM_HINT_T0);
+    }
+    SkinnyTile<MR, 4>(x, k, w.Row(j), rb, k, y + j, ldo);
+  }
   for (; j < n1; ++j) SkinnyTile<MR, 1>(x, k, w.Row(j), rb, k, y + j, ldo);
 }
 
