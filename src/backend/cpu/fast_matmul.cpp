@@ -169,7 +169,15 @@ PAGODA_TARGET_VNNI void VnniTile(const Matrix& w, int64_t g, const QuantActs& qa
 
 template <DType T>
 PAGODA_TARGET_VNNI void VnniRange(const QuantActs& qa, int64_t m, const Matrix& w, float* y, int64_t g0, int64_t g1) {
+  // Decode streams each 16-row group from memory once: prefetch the group
+  // kAhead groups ahead (groups are contiguous, so one linear stream).
+  constexpr int64_t kAhead = 2;
+  const size_t group_bytes = static_cast<size_t>(w.cols / 32 * FastChunkBytes(T));
   for (int64_t g = g0; g < g1; ++g) {
+    if (m <= 4 && g + kAhead < g1) {
+      const char* next = reinterpret_cast<const char*>(Chunk(w, g + kAhead, 0));
+      for (size_t off = 0; off < group_bytes; off += 64) _mm_prefetch(next + off, _MM_HINT_T0);
+    }
     int64_t i = 0;
     for (; i + 4 <= m; i += 4) VnniTile<T, 4>(w, g, qa, i, y);
     for (; i < m; ++i) VnniTile<T, 1>(w, g, qa, i, y);

@@ -36,10 +36,14 @@ PAGODA_TARGET_AVX512 inline void Decode32(const uint8_t* b, __m512& lo, __m512& 
     lo = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_and_si512(v, nib), eight)), d);
     hi = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(v, 4), eight)), d);
   } else if constexpr (T == DType::kQ4_1) {
+    // The 16 values a code can take (q * d + m, rounded as the loader does), then
+    // one permute per 16 codes: vpermps reads only the low 4 bits of each index,
+    // so the low nibbles need no mask.
     const __m512 d = _mm512_set1_ps(Half(b)), m = _mm512_set1_ps(Half(b + 2));
+    const __m512 table = _mm512_add_ps(_mm512_mul_ps(_mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), d), m);
     const __m512i v = Bytes16(b + 4);
-    lo = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_and_si512(v, nib)), d), m);
-    hi = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(v, 4)), d), m);
+    lo = _mm512_permutexvar_ps(v, table);
+    hi = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
   } else if constexpr (T == DType::kQ5_0 || T == DType::kQ5_1) {
     constexpr bool kMin = T == DType::kQ5_1;
     const __m512 d = _mm512_set1_ps(Half(b));
