@@ -67,10 +67,14 @@ PAGODA_TARGET_AVX512 void DenseRangeAvx512(const float* x, int64_t m, const Matr
     }
     return;
   }
-  constexpr int64_t kNBlock = 64;  // weight rows kept hot in L2 while all m rows pass
-  for (int64_t nb = n0; nb < n1; nb += kNBlock) {
-    const int64_t ne = std::min(n1, nb + kNBlock);
-    internal::DensePanel<T>(x, m, w.cols, w.Row(nb), w.RowBytes(), ne - nb, y + nb, w.rows);
+  constexpr int64_t kNBlock = 64;  // weight rows kept hot in L2 while a block of m rows passes
+  const int64_t mb = internal::MRowBlock(w.cols);
+  for (int64_t i0 = 0; i0 < m; i0 += mb) {
+    const int64_t mi = std::min(mb, m - i0);
+    for (int64_t nb = n0; nb < n1; nb += kNBlock) {
+      const int64_t ne = std::min(n1, nb + kNBlock);
+      internal::DensePanel<T>(x + i0 * w.cols, mi, w.cols, w.Row(nb), w.RowBytes(), ne - nb, y + i0 * w.rows + nb, w.rows);
+    }
   }
 }
 #endif

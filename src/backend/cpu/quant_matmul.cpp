@@ -240,10 +240,18 @@ PAGODA_TARGET_AVX512 void Range(const float* x, int64_t m, const Matrix& w, floa
   const size_t need = static_cast<size_t>(kPanelRows * k) * sizeof(float);
   if (panel.size() < need) panel.Resize(need);
   float* p = panel.as<float>();
-  for (int64_t j0 = n0; j0 < n1; j0 += kPanelRows) {
-    const int64_t nr = std::min(kPanelRows, n1 - j0);
-    for (int64_t r = 0; r < nr; ++r) DecodeRow<T>(w.Row(j0 + r), p + r * k, k);
-    DensePanel<DType::kF32>(x, m, k, reinterpret_cast<const uint8_t*>(p), static_cast<size_t>(k) * sizeof(float), nr, y + j0, w.rows);
+  // Activation rows in blocks that stay in L2 while the panels of [n0, n1) pass
+  // (each panel is decoded once per block); without it a long prefill streams
+  // all of x from memory once per 16 weight rows.
+  const int64_t mb = MRowBlock(k);
+  for (int64_t i0 = 0; i0 < m; i0 += mb) {
+    const int64_t mi = std::min(mb, m - i0);
+    for (int64_t j0 = n0; j0 < n1; j0 += kPanelRows) {
+      const int64_t nr = std::min(kPanelRows, n1 - j0);
+      for (int64_t r = 0; r < nr; ++r) DecodeRow<T>(w.Row(j0 + r), p + r * k, k);
+      DensePanel<DType::kF32>(x + i0 * k, mi, k, reinterpret_cast<const uint8_t*>(p), static_cast<size_t>(k) * sizeof(float), nr,
+                              y + i0 * w.rows + j0, w.rows);
+    }
   }
 }
 
