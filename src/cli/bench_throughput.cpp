@@ -97,8 +97,20 @@ int RunThroughput(const ThroughputOptions& o) {
   std::printf("Total num prompt tokens:  %lld\nTotal num output tokens:  %lld\nRequests: %zu (%lld failed) in %.2f s; preemptions %lld\n",
               static_cast<long long>(in_tokens), static_cast<long long>(out_tokens), reqs.size(), static_cast<long long>(failed), el,
               static_cast<long long>(st.num_preemptions));
+  // Engine overhead: step time outside the model forward pass (scheduling, batch
+  // preparation, sampling, detokenization and delivery), from the engine's own clocks.
+  const double busy = st.engine_seconds_busy, fwd = st.forward_seconds;
+  const double overhead_pct = busy > 0 ? 100.0 * (busy - fwd) / busy : 0;
+  std::printf("Engine steps: %lld, busy %.2f s, of which model forward %.2f s; overhead (scheduling, batch preparation, sampling, "
+              "detokenization) %.2f%% of step time, %.3f ms per step\n",
+              static_cast<long long>(st.num_steps), busy, fwd, overhead_pct,
+              st.num_steps > 0 ? 1e3 * (busy - fwd) / static_cast<double>(st.num_steps) : 0.0);
   if (!o.json_path.empty()) {
     json j = {{"elapsed_time", el},
+              {"engine_steps", st.num_steps},
+              {"engine_busy_seconds", busy},
+              {"forward_seconds", fwd},
+              {"engine_overhead_pct", overhead_pct},
               {"num_requests", reqs.size()},
               {"failed_requests", failed},
               {"total_num_tokens", in_tokens + out_tokens},
