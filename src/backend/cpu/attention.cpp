@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "backend/cpu/vec_math_avx512.h"
 #include "common/check.h"
 #include "common/cpu_features.h"
 
@@ -164,7 +165,28 @@ void AttendGeneric(const AttnParams& p, const AttnItem& it) {
 }
 
 #if defined(__x86_64__)
-// The same arithmetic as AttendGeneric with the AVX-512 kernels (16-lane FMA
+// SoftmaxChunk with vector exponentials (Exp512) and a 16-lane partial sum.
+PAGODA_TARGET_AVX512_MATH inline void SoftmaxChunk512(float* sc, int64_t nc, float* mx, float* sum, float* alpha) {
+  __m512 vmax = _mm512_set1_ps(*mx);
+  for (int64_t j = 0; j < nc; j += 16) {
+    const __mmask16 m = nc - j >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (nc - j)) - 1);
+    vmax = _mm512_mask_max_ps(vmax, m, vmax, _mm512_maskz_loadu_ps(m, sc + j));
+  }
+  const float cmax = _mm512_reduce_max_ps(vmax);
+  const __m512 cm = _mm512_set1_ps(cmax);
+  *alpha = _mm512_cvtss_f32(internal::Exp512(_mm512_set1_ps(*mx - cmax)));  // 0 on the first chunk
+  __m512 vsum = _mm512_setzero_ps();
+  for (int64_t j = 0; j < nc; j += 16) {
+    const __mmask16 m = nc - j >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (nc - j)) - 1);
+    const __m512 e = _mm512_maskz_mov_ps(m, internal::Exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, sc + j), cm)));
+    _mm512_mask_storeu_ps(sc + j, m, e);
+    vsum = _mm512_add_ps(vsum, e);
+  }
+  *sum = *sum * *alpha + _mm512_reduce_add_ps(vsum);
+  *mx = cmax;
+}
+
+// The arithmetic of AttendGeneric with the AVX-512 kernels (16-lane FMA
 // dot in order + reduce_add; axpy as fmadd(p, v, o); scale as mul), with the
 // queries and the output accumulators of up to NH heads of head_dim 16 * DV
 // held in registers for the whole walk.
@@ -202,7 +224,7 @@ PAGODA_ATTN_AVX512 void AttendRegs(const AttnParams& p, const AttnItem& it, int6
       }
     }
     for (int h = 0; h < nh; ++h) {
-      SoftmaxChunk(sc[h], nc, &mx[h], &sum[h], &alpha[h]);
+      SoftmaxChunk512(sc[h], nc, &mx[h], &sum[h], &alpha[h]);
       if (c0 != it.kstart) {
         const __m512 a = _mm512_set1_ps(alpha[h]);
         for (int d = 0; d < DV; ++d) o[h][d] = _mm512_mul_ps(a, o[h][d]);
