@@ -78,6 +78,13 @@ int RunRoofline(const RooflineOptions& o) {
   std::printf("read bandwidth: %.2f GB/s (best pass over a %lld MiB buffer, %d threads)\n", bw, static_cast<long long>(o.bandwidth_mib),
               pool.num_threads());
   json j = {{"load_average", LoadAverage()}, {"threads", pool.num_threads()}, {"read_bandwidth_gbs", bw}, {"matmul_kernel", backend::MatMulKernelName()}};
+  std::printf("instruction ceilings (register-only loops, %d threads):\n", pool.num_threads());
+  json ceil = json::object();
+  for (const InstructionCeiling& c : MeasureInstructionCeilings(pool, std::min(o.min_seconds, 0.5))) {
+    std::printf("  %-24s %8.1f GFLOP/s\n", c.name.c_str(), c.gflops);
+    ceil[c.name] = c.gflops;
+  }
+  j["instruction_ceiling_gflops"] = ceil;
   std::printf("peak matmul (m=128, n=k=1024, in cache, %d threads):\n", pool.num_threads());
   json peaks = json::object();
   for (loader::DType t : {loader::DType::kF32, loader::DType::kBF16, loader::DType::kF16}) {

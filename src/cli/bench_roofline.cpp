@@ -245,4 +245,81 @@ double MeasureInt8Gops(ThreadPool& pool, double min_seconds) {
   return 2.0 * m * n * k / best / 1e9;
 }
 
+namespace {
+
+#if defined(__x86_64__)
+// Twelve independent accumulator chains in registers: no memory traffic, so the
+// rate is the core's issue rate for the instruction. Returns instructions run.
+__attribute__((target("avx512f,fma"))) double FmaLoop(int64_t iters, float* sink) {
+  __m512 a[12];
+  for (int i = 0; i < 12; ++i) a[i] = _mm512_set1_ps(1e-3f * static_cast<float>(i));
+  const __m512 x = _mm512_set1_ps(0.999f), y = _mm512_set1_ps(1e-4f);
+  for (int64_t n = 0; n < iters; ++n)
+    for (int i = 0; i < 12; ++i) a[i] = _mm512_fmadd_ps(a[i], x, y);
+  __m512 s = a[0];
+  for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, a[i]);
+  _mm512_storeu_ps(sink, s);
+  return 12.0 * static_cast<double>(iters);
+}
+
+__attribute__((target("avx512f,avx512bf16"))) double Bf16DotLoop(int64_t iters, float* sink) {
+  __m512 a[12];
+  for (int i = 0; i < 12; ++i) a[i] = _mm512_set1_ps(1e-3f * static_cast<float>(i));
+  const __m512bh x = (__m512bh)_mm512_set1_epi16(0x3F7F), y = (__m512bh)_mm512_set1_epi16(0x3A83);
+  for (int64_t n = 0; n < iters; ++n)
+    for (int i = 0; i < 12; ++i) a[i] = _mm512_dpbf16_ps(a[i], x, y);
+  __m512 s = a[0];
+  for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, a[i]);
+  _mm512_storeu_ps(sink, s);
+  return 12.0 * static_cast<double>(iters);
+}
+
+__attribute__((target("avx512f,avx512vnni"))) double VnniLoop(int64_t iters, float* sink) {
+  __m512i a[12];
+  for (int i = 0; i < 12; ++i) a[i] = _mm512_set1_epi32(i);
+  const __m512i x = _mm512_set1_epi8(3), y = _mm512_set1_epi8(-2);
+  for (int64_t n = 0; n < iters; ++n)
+    for (int i = 0; i < 12; ++i) a[i] = _mm512_dpbusd_epi32(a[i], x, y);
+  __m512i s = a[0];
+  for (int i = 1; i < 12; ++i) s = _mm512_add_epi32(s, a[i]);
+  _mm512_storeu_si512(sink, s);  // only kept alive, never read as floats
+  return 12.0 * static_cast<double>(iters);
+}
+#endif
+
+}  // namespace
+
+std::vector<InstructionCeiling> MeasureInstructionCeilings(ThreadPool& pool, double min_seconds) {
+  std::vector<InstructionCeiling> out;
+#if defined(__x86_64__)
+  const CpuFeatures& f = GetCpuFeatures();
+  struct Probe {
+    const char* name;
+    double flops_per_instr;
+    bool available;
+    double (*loop)(int64_t, float*);
+  };
+  const Probe probes[] = {
+      {"fp32 FMA (vfmadd, zmm)", 32, f.avx512f, FmaLoop},
+      {"bf16 dot (vdpbf16ps)", 64, f.avx512f && f.avx512_bf16, Bf16DotLoop},
+      {"int8 dot (vpdpbusd)", 128, f.avx512f && f.avx512_vnni, VnniLoop},
+  };
+  constexpr int64_t kIters = 1 << 20;
+  for (const Probe& p : probes) {
+    if (!p.available) continue;
+    std::vector<float> sink(16 * static_cast<size_t>(pool.num_threads()));
+    std::vector<double> instrs(pool.num_threads());
+    const double best = BestSeconds(min_seconds, [&] {
+      pool.Run(pool.num_threads(), [&](int64_t b, int64_t e, int) {
+        for (int64_t t = b; t < e; ++t) instrs[t] = p.loop(kIters, sink.data() + 16 * t);
+      });
+    });
+    double total = 0;
+    for (double x : instrs) total += x;
+    out.push_back({p.name, total * p.flops_per_instr / best / 1e9});
+  }
+#endif
+  return out;
+}
+
 }  // namespace pagoda::cli

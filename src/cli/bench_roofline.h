@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "backend/cpu/matmul.h"
 #include "common/thread_pool.h"
@@ -39,5 +40,14 @@ void Int8MatMul(ThreadPool& pool, const uint8_t* x, int64_t m, const int8_t* w, 
 // Best GOP/s (2 m n k) of Int8MatMul; k a multiple of 64. Fails (returns < 0)
 // if the vector loop disagrees with a scalar check.
 double MeasureInt8Gops(ThreadPool& pool, double min_seconds);
+
+// The arithmetic ceiling of each vector instruction the kernels build on, from
+// register-only loops on every thread (FLOP = 2 per multiply-add): what no
+// kernel of that instruction can exceed on this machine.
+struct InstructionCeiling {
+  std::string name;
+  double gflops = 0;
+};
+std::vector<InstructionCeiling> MeasureInstructionCeilings(ThreadPool& pool, double min_seconds);
 
 }  // namespace pagoda::cli
