@@ -207,18 +207,38 @@ PAGODA_TARGET_VNNI void VnniTile(const Matrix& w, int64_t g, const QuantActs& qa
 
 template <DType T>
 PAGODA_TARGET_VNNI void VnniRange(const QuantActs& qa, int64_t m, const Matrix& w, float* y, int64_t g0, int64_t g1) {
-  // Decode streams each 16-row group from memory once: prefetch the group
-  // kAhead groups ahead (groups are contiguous, so one linear stream).
-  constexpr int64_t kAhead = 2;
   const size_t group_bytes = static_cast<size_t>(w.cols / 32 * FastChunkBytes(T));
-  for (int64_t g = g0; g < g1; ++g) {
-    if (m <= 4 && g + kAhead < g1) {
-      const char* next = reinterpret_cast<const char*>(Chunk(w, g + kAhead, 0));
-      for (size_t off = 0; off < group_bytes; off += 64) _mm_prefetch(next + off, _MM_HINT_T0);
+  if (m <= 4) {
+    // Decode streams each 16-row group from memory once: prefetch the group
+    // kAhead groups ahead (groups are contiguous, so one linear stream).
+    constexpr int64_t kAhead = 2;
+    for (int64_t g = g0; g < g1; ++g) {
+      if (g + kAhead < g1) {
+        const char* next = reinterpret_cast<const char*>(Chunk(w, g + kAhead, 0));
+        for (size_t off = 0; off < group_bytes; off += 64) _mm_prefetch(next + off, _MM_HINT_T0);
+      }
+      for (int64_t i = 0; i < m; ++i) VnniTile<T, 1>(w, g, qa, i, y);
     }
+    return;
+  }
+  // Batches: a run of groups (about 32 KiB of weights, kept in L1/L2) is swept by
+  // every 8-row tile of activations, so each tile writes its outputs as
+  // contiguous runs instead of 8 rows far apart per group. Same tiles, same values.
+  // Output rows a multiple of 4 KiB apart (the 49152-row LM head) make the 8
+  // stores of an 8-row tile alias in L1; those take 4-row tiles (measured:
+  // 8-row tiles ran 15% slower there, 50% faster on the layer matrices).
+  const bool alias4k = (w.rows * static_cast<int64_t>(sizeof(float))) % 4096 == 0;
+  const int64_t run = std::max<int64_t>(1, (int64_t{32} << 10) / static_cast<int64_t>(group_bytes));
+  for (int64_t gb = g0; gb < g1; gb += run) {
+    const int64_t ge = std::min(g1, gb + run);
     int64_t i = 0;
-    for (; i + 4 <= m; i += 4) VnniTile<T, 4>(w, g, qa, i, y);
-    for (; i < m; ++i) VnniTile<T, 1>(w, g, qa, i, y);
+    if (!alias4k)
+      for (; i + 8 <= m; i += 8)
+        for (int64_t g = gb; g < ge; ++g) VnniTile<T, 8>(w, g, qa, i, y);
+    for (; i + 4 <= m; i += 4)
+      for (int64_t g = gb; g < ge; ++g) VnniTile<T, 4>(w, g, qa, i, y);
+    for (; i < m; ++i)
+      for (int64_t g = gb; g < ge; ++g) VnniTile<T, 1>(w, g, qa, i, y);
   }
 }
 #endif
