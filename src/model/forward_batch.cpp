@@ -2,6 +2,15 @@
 
 namespace pagoda::model {
 
+void ForwardBatch::Clear() {
+  token_ids.clear();
+  positions.clear();
+  slot_mapping.clear();
+  seqs.clear();
+  block_tables.clear();
+  logits_indices.clear();
+}
+
 void ForwardBatch::AddSequence(const std::vector<int32_t>& tokens, int32_t num_computed, int32_t num_new,
                                const std::vector<int32_t>& block_table, int32_t block_size, bool all_logits) {
   Seq s;

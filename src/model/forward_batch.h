@@ -24,6 +24,10 @@ struct ForwardBatch {
 
   int64_t num_tokens() const { return static_cast<int64_t>(token_ids.size()); }
 
+  // Empties the batch but keeps every vector's capacity, so a runner that
+  // reuses one ForwardBatch stops allocating once it has seen its largest step.
+  void Clear();
+
   // Appends a sequence whose new tokens are tokens[computed..context_len) of a
   // sequence with the given block table, filling positions and slot_mapping.
   void AddSequence(const std::vector<int32_t>& tokens, int32_t num_computed, int32_t num_new,

@@ -293,7 +293,26 @@ namespace {
 
 void GatherRow(const Matrix& m, int64_t row, float* dst) { backend::DequantizeMatrixRow(m, row, dst); }
 
+// Makes v hold at least n elements (vector growth is geometric); never shrinks.
+template <typename T>
+T* Reserve(std::vector<T>& v, int64_t n) {
+  if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
+  return v.data();
+}
+
+template <typename T>
+size_t Bytes(const std::vector<T>& v) { return v.capacity() * sizeof(T); }
+
 }  // namespace
+
+size_t Model::workspace_bytes() const {
+  const Workspace& w = ws_;
+  size_t n = 0;
+  for (const std::vector<float>* v : {&w.x, &w.h, &w.q, &w.k, &w.v, &w.attn, &w.o, &w.g, &w.u, &w.mlp, &w.cos_g, &w.sin_g,
+                                      &w.cos_l, &w.sin_l, &w.sel})
+    n += Bytes(*v);
+  return n + Bytes(w.aseqs);
+}
 
 Status Model::Forward(ThreadPool& pool, const ForwardBatch& b, backend::KvCache& kv, float* logits) {
   const ModelConfig& c = config_;
@@ -312,43 +331,56 @@ Status Model::Forward(ThreadPool& pool, const ForwardBatch& b, backend::KvCache&
       if (p >= c.max_position_embeddings)
         return OutOfRange("position " + std::to_string(p) + " exceeds max_position_embeddings " + std::to_string(c.max_position_embeddings));
 
-  std::vector<float> x(T * H), h(T * H), q(T * QS), k(T * KS), v(T * KS), attn(T * QS), o(T * H);
-  std::vector<float> g(c.gated_mlp ? T * I : 0), u(T * I), mlp(T * H);
+  Workspace& ws = ws_;
+  float* const x = Reserve(ws.x, T * H);
+  float* const h = Reserve(ws.h, T * H);
+  float* const q = Reserve(ws.q, T * QS);
+  float* const k = Reserve(ws.k, T * KS);
+  float* const v = Reserve(ws.v, T * KS);
+  float* const attn = Reserve(ws.attn, T * QS);
+  float* const o = Reserve(ws.o, T * H);
+  float* const g = c.gated_mlp ? Reserve(ws.g, T * I) : nullptr;
+  float* const u = Reserve(ws.u, T * I);
+  float* const mlp = Reserve(ws.mlp, T * H);
 
   // Embedding (+ learned positions), scaled for Gemma.
   const float escale = static_cast<float>(c.embedding_scale);
   for (int64_t t = 0; t < T; ++t) {
-    float* xr = x.data() + t * H;
+    float* xr = x + t * H;
     GatherRow(w.embed, b.token_ids[t], xr);
     if (escale != 1.0f) for (int64_t i = 0; i < H; ++i) xr[i] *= escale;
     if (c.learned_positions) {
-      GatherRow(w.pos_embed, b.positions[t], h.data());
+      GatherRow(w.pos_embed, b.positions[t], h);
       for (int64_t i = 0; i < H; ++i) xr[i] += h[i];
     }
   }
 
   // Rotary tables for this batch's positions (per sequence for dynamic NTK).
   const int64_t rot = c.rope.type == loader::RopeType::kNone ? 0 : c.rotary_dim();
-  std::vector<float> cos_g(T * rot / 2), sin_g(T * rot / 2), cos_l, sin_l;
+  float *cos_g = nullptr, *sin_g = nullptr, *cos_l = nullptr, *sin_l = nullptr;
   if (rot > 0) {
+    cos_g = Reserve(ws.cos_g, T * rot / 2);
+    sin_g = Reserve(ws.sin_g, T * rot / 2);
     for (const ForwardBatch::Seq& s : b.seqs) {
       const int32_t* pos = b.positions.data() + s.query_start;
-      float* cg = cos_g.data() + s.query_start * rot / 2;
-      float* sg = sin_g.data() + s.query_start * rot / 2;
+      float* cg = cos_g + s.query_start * rot / 2;
+      float* sg = sin_g + s.query_start * rot / 2;
       if (c.rope.type == loader::RopeType::kDynamic && s.context_len > c.max_position_embeddings) {
+        // Allocates (the frequencies depend on the length): dynamic NTK past max_position_embeddings only.
         RopeCosSin(ComputeRopeFreqs(c.rope, rot, c.max_position_embeddings, s.context_len), pos, s.query_len, cg, sg);
       } else {
         RopeCosSin(rope_global_, pos, s.query_len, cg, sg);
       }
     }
     if (c.rope_local) {
-      cos_l.resize(T * rot / 2);
-      sin_l.resize(T * rot / 2);
-      RopeCosSin(rope_local_, b.positions.data(), T, cos_l.data(), sin_l.data());
+      cos_l = Reserve(ws.cos_l, T * rot / 2);
+      sin_l = Reserve(ws.sin_l, T * rot / 2);
+      RopeCosSin(rope_local_, b.positions.data(), T, cos_l, sin_l);
     }
   }
 
-  std::vector<backend::AttentionSeq> aseqs(b.seqs.size());
+  backend::AttentionSeq* const aseqs = Reserve(ws.aseqs, static_cast<int64_t>(b.seqs.size()));
+  const std::span<const backend::AttentionSeq> aseq_span(aseqs, b.seqs.size());
   for (size_t i = 0; i < b.seqs.size(); ++i) {
     const ForwardBatch::Seq& s = b.seqs[i];
     const int64_t need = (s.context_len + kv.block_size() - 1) / kv.block_size();
@@ -370,63 +402,63 @@ Status Model::Forward(ThreadPool& pool, const ForwardBatch& b, backend::KvCache&
 
   auto run_mlp = [&](const LayerWeights& L, const float* in, float* out) {
     if (c.gated_mlp) {
-      backend::MatMul(pool, in, T, L.gate, opt(L.gate_b), g.data());
-      backend::MatMul(pool, in, T, L.up, opt(L.up_b), u.data());
-      backend::GatedActivate(pool, act, g.data(), u.data(), T * I);
-      backend::MatMul(pool, g.data(), T, L.down, opt(L.down_b), out);
+      backend::MatMul(pool, in, T, L.gate, opt(L.gate_b), g);
+      backend::MatMul(pool, in, T, L.up, opt(L.up_b), u);
+      backend::GatedActivate(pool, act, g, u, T * I);
+      backend::MatMul(pool, g, T, L.down, opt(L.down_b), out);
     } else {
-      backend::MatMul(pool, in, T, L.up, opt(L.up_b), u.data());
-      backend::Activate(pool, act, u.data(), T * I);
-      backend::MatMul(pool, u.data(), T, L.down, opt(L.down_b), out);
+      backend::MatMul(pool, in, T, L.up, opt(L.up_b), u);
+      backend::Activate(pool, act, u, T * I);
+      backend::MatMul(pool, u, T, L.down, opt(L.down_b), out);
     }
   };
 
   for (int64_t li = 0; li < c.num_layers; ++li) {
     const LayerWeights& L = w.layers[li];
     const bool sliding = c.layer_sliding[li];
-    norm(x.data(), L.attn_norm_w, L.attn_norm_b, h.data(), T);
-    backend::MatMul(pool, h.data(), T, L.q, opt(L.q_b), q.data());
-    backend::MatMul(pool, h.data(), T, L.k, opt(L.k_b), k.data());
-    backend::MatMul(pool, h.data(), T, L.v, opt(L.v_b), v.data());
+    norm(x, L.attn_norm_w, L.attn_norm_b, h, T);
+    backend::MatMul(pool, h, T, L.q, opt(L.q_b), q);
+    backend::MatMul(pool, h, T, L.k, opt(L.k_b), k);
+    backend::MatMul(pool, h, T, L.v, opt(L.v_b), v);
     if (c.qk_norm) {
-      backend::RmsNorm(pool, q.data(), L.q_norm.data(), eps, c.norm_weight_offset, T * c.num_heads, D, q.data());
-      backend::RmsNorm(pool, k.data(), L.k_norm.data(), eps, c.norm_weight_offset, T * c.num_kv_heads, D, k.data());
+      backend::RmsNorm(pool, q, L.q_norm.data(), eps, c.norm_weight_offset, T * c.num_heads, D, q);
+      backend::RmsNorm(pool, k, L.k_norm.data(), eps, c.norm_weight_offset, T * c.num_kv_heads, D, k);
     }
     if (rot > 0) {
       const bool local = sliding && c.rope_local.has_value();
-      const float* cs = local ? cos_l.data() : cos_g.data();
-      const float* sn = local ? sin_l.data() : sin_g.data();
-      backend::ApplyRope(pool, q.data(), T, c.num_heads, D, rot, cs, sn);
-      backend::ApplyRope(pool, k.data(), T, c.num_kv_heads, D, rot, cs, sn);
+      const float* cs = local ? cos_l : cos_g;
+      const float* sn = local ? sin_l : sin_g;
+      backend::ApplyRope(pool, q, T, c.num_heads, D, rot, cs, sn);
+      backend::ApplyRope(pool, k, T, c.num_kv_heads, D, rot, cs, sn);
     }
-    backend::WriteKv(k.data(), v.data(), b.slot_mapping.data(), T, kv, li);
-    backend::PagedAttention(pool, q.data(), kv, li, aseqs, c.num_heads, scale, sliding ? c.sliding_window : 0,
-                            static_cast<float>(c.attn_logit_softcapping), attn.data());
-    backend::MatMul(pool, attn.data(), T, L.o, opt(L.o_b), o.data());
+    backend::WriteKv(k, v, b.slot_mapping.data(), T, kv, li);
+    backend::PagedAttention(pool, q, kv, li, aseq_span, c.num_heads, scale, sliding ? c.sliding_window : 0,
+                            static_cast<float>(c.attn_logit_softcapping), attn);
+    backend::MatMul(pool, attn, T, L.o, opt(L.o_b), o);
     if (c.parallel_residual) {
-      norm(x.data(), L.mlp_norm_w, L.mlp_norm_b, h.data(), T);
-      run_mlp(L, h.data(), mlp.data());
+      norm(x, L.mlp_norm_w, L.mlp_norm_b, h, T);
+      run_mlp(L, h, mlp);
       for (int64_t i = 0; i < T * H; ++i) x[i] = (mlp[i] + o[i]) + x[i];
       continue;
     }
-    if (c.sandwich_norms) norm(o.data(), L.post_attn_norm, {}, o.data(), T);
-    backend::AddInPlace(x.data(), o.data(), T * H);
-    norm(x.data(), L.mlp_norm_w, L.mlp_norm_b, h.data(), T);
-    run_mlp(L, h.data(), mlp.data());
-    if (c.sandwich_norms) norm(mlp.data(), L.post_mlp_norm, {}, mlp.data(), T);
-    backend::AddInPlace(x.data(), mlp.data(), T * H);
+    if (c.sandwich_norms) norm(o, L.post_attn_norm, {}, o, T);
+    backend::AddInPlace(x, o, T * H);
+    norm(x, L.mlp_norm_w, L.mlp_norm_b, h, T);
+    run_mlp(L, h, mlp);
+    if (c.sandwich_norms) norm(mlp, L.post_mlp_norm, {}, mlp, T);
+    backend::AddInPlace(x, mlp, T * H);
   }
 
   // Final norm and LM head only on the rows whose logits are wanted.
   const int64_t n_out = static_cast<int64_t>(b.logits_indices.size());
-  std::vector<float> sel(n_out * H);
+  float* const sel = Reserve(ws.sel, n_out * H);
   for (int64_t i = 0; i < n_out; ++i) {
     const int32_t row = b.logits_indices[i];
     if (row < 0 || row >= T) return Internal("logits index out of range");
-    std::memcpy(sel.data() + i * H, x.data() + row * H, H * sizeof(float));
+    std::memcpy(sel + i * H, x + row * H, H * sizeof(float));
   }
-  norm(sel.data(), w.final_norm_w, w.final_norm_b, sel.data(), n_out);
-  backend::MatMul(pool, sel.data(), n_out, *w.lm_head, nullptr, logits);
+  norm(sel, w.final_norm_w, w.final_norm_b, sel, n_out);
+  backend::MatMul(pool, sel, n_out, *w.lm_head, nullptr, logits);
   if (c.final_logit_softcapping > 0) backend::SoftCap(logits, n_out * c.vocab_size, static_cast<float>(c.final_logit_softcapping));
   return Status::Ok();
 }

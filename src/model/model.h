@@ -2,7 +2,8 @@
 // A decoder-only transformer assembled from a ModelConfig and the weights of a
 // ModelFiles. Architectures differ only in data (weight names, flags) chosen in
 // arch_spec.cpp; Forward() is the one graph they share.
-// Forward() is called from one thread at a time (the engine thread).
+// Forward() is called from one thread at a time (the engine thread): it writes
+// the model's activation workspace.
 
 #include <cstdint>
 #include <memory>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/cpu/attention.h"
 #include "backend/cpu/matmul.h"
 #include "backend/kv_cache.h"
 #include "common/status.h"
@@ -66,15 +68,31 @@ class Model {
   size_t weight_bytes() const { return weight_bytes_; }  // resident weight memory
 
   // Runs one step. logits: [batch.logits_indices.size(), vocab_size].
+  // Activations live in a workspace that grows to the largest step seen and is
+  // never shrunk: a step no larger (in tokens, sequences and logits rows) than
+  // an earlier one does not allocate. Not reentrant (see the top of the file).
   Status Forward(ThreadPool& pool, const ForwardBatch& batch, backend::KvCache& kv, float* logits);
 
+  // Bytes held by the activation workspace (for tests and memory accounting).
+  size_t workspace_bytes() const;
+
  private:
+  // Every per-step buffer of Forward, sized by the largest step so far; the
+  // contents do not carry over between steps (each is written before it is read).
+  struct Workspace {
+    std::vector<float> x, h, q, k, v, attn, o, g, u, mlp;  // [T, *] activations
+    std::vector<float> cos_g, sin_g, cos_l, sin_l;         // [T, rot / 2] rotary tables
+    std::vector<float> sel;                                // [logits rows, hidden]
+    std::vector<backend::AttentionSeq> aseqs;              // one per sequence
+  };
+
   Model() = default;
   loader::ModelConfig config_;
   ModelWeights weights_;
   int64_t num_parameters_ = 0;
   size_t weight_bytes_ = 0;
   RopeFreqs rope_global_, rope_local_;
+  Workspace ws_;
 };
 
 }  // namespace pagoda::model
