@@ -18,15 +18,21 @@ std::vector<int32_t> ToInts(const std::vector<core::BlockId>& ids) {
 
 }  // namespace
 
+void FillLogprobs(const sample::SampleResult& r, core::SampleLogprobs* lp) {
+  lp->token_ids.clear();
+  lp->logprobs.clear();
+  lp->token_ids.push_back(r.token);
+  lp->logprobs.push_back(r.logprob);
+  for (const auto& t : r.top) {
+    lp->token_ids.push_back(t.token);
+    lp->logprobs.push_back(t.logprob);
+  }
+  lp->sampled_token_rank = r.rank;
+}
+
 core::SampleLogprobs ToLogprobs(const sample::SampleResult& r) {
   core::SampleLogprobs lp;
-  lp.token_ids.push_back(r.token);
-  lp.logprobs.push_back(r.logprob);
-  for (const auto& t : r.top) {
-    lp.token_ids.push_back(t.token);
-    lp.logprobs.push_back(t.logprob);
-  }
-  lp.sampled_token_rank = r.rank;
+  FillLogprobs(r, &lp);
   return lp;
 }
 
@@ -37,6 +43,12 @@ ModelRunner::ModelRunner(model::Model& model, const RunnerConfig& config, Thread
 }
 
 Result<core::ModelRunnerOutput> ModelRunner::Execute(const core::SchedulerOutput& out) {
+  core::ModelRunnerOutput result;
+  PAGODA_RETURN_IF_ERROR(Execute(out, &result));
+  return result;
+}
+
+Status ModelRunner::Execute(const core::SchedulerOutput& out, core::ModelRunnerOutput* result) {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
   for (core::RequestId id : out.finished_req_ids) states_.erase(id);
@@ -50,6 +62,14 @@ Result<core::ModelRunnerOutput> ModelRunner::Execute(const core::SchedulerOutput
     s.block_table = ToInts(r.block_ids);
     s.num_computed_tokens = r.num_computed_tokens;
     s.params = std::static_pointer_cast<const sample::SamplingParams>(r.sampling_params);
+    // Room for the request's whole length, when it is known, so that decode
+    // steps append without growing (an unknown bound grows geometrically).
+    int64_t max_len = s.params && s.params->max_tokens ? s.num_prompt_tokens + static_cast<int64_t>(*s.params->max_tokens) : 0;
+    if (config_.max_model_len > 0) max_len = max_len > 0 ? std::min<int64_t>(max_len, config_.max_model_len) : config_.max_model_len;
+    if (max_len > 0) {
+      s.tokens.reserve(static_cast<size_t>(max_len));
+      s.block_table.reserve(static_cast<size_t>((max_len + config_.block_size - 1) / config_.block_size));
+    }
     s.request_seed = r.request_id.value * 0x9E3779B97F4A7C15ull;
     if (auto it = pending_sample_index_.find(r.request_id); it != pending_sample_index_.end()) {
       s.sample_index = it->second;
@@ -72,16 +92,18 @@ Result<core::ModelRunnerOutput> ModelRunner::Execute(const core::SchedulerOutput
 
   // Build the flattened batch in scheduling order; only rows that reach their
   // token count sample (a partial prefill chunk does not).
-  model::ForwardBatch batch;
-  std::vector<core::RequestId> sampling_ids;
-  std::vector<const CachedState*> sampling_states;
-  // prompt_logprobs rows: the logits at prompt position p predict prompt token p + 1.
-  struct PromptRow {
-    int32_t batch_row;
-    CachedState* state;
-    int32_t target;
-  };
-  std::vector<PromptRow> prompt_rows;
+  model::ForwardBatch& batch = batch_;
+  batch.Clear();
+  // The batch's block tables grow with the requests' tables: give them room
+  // for every table's reserved length (its whole request when known), so that
+  // a request crossing into a new block does not grow them.
+  size_t table_room = 0;
+  for (const core::ScheduledTokens& st : out.num_scheduled_tokens)
+    if (auto it = states_.find(st.request_id); it != states_.end()) table_room += it->second.block_table.capacity();
+  if (batch.block_tables.capacity() < table_room) batch.block_tables.reserve(std::max(table_room, 2 * batch.block_tables.capacity()));
+  sampling_ids_.clear();
+  sampling_states_.clear();
+  prompt_rows_.clear();
   for (const core::ScheduledTokens& st : out.num_scheduled_tokens) {
     auto it = states_.find(st.request_id);
     if (it == states_.end()) return Internal("runner: scheduled request " + std::to_string(st.request_id.value) + " is unknown");
@@ -93,30 +115,32 @@ Result<core::ModelRunnerOutput> ModelRunner::Execute(const core::SchedulerOutput
     if (s.params && s.params->prompt_logprobs) {
       const int first = std::max(s.num_computed_tokens, static_cast<int>(s.prompt_logprobs.size()));
       const int end = std::min(s.num_computed_tokens + st.num_tokens, s.num_prompt_tokens - 1);
-      for (int p = first; p < end; ++p) prompt_rows.push_back({row0 + (p - s.num_computed_tokens), &s, s.tokens[p + 1]});
+      for (int p = first; p < end; ++p) prompt_rows_.push_back({row0 + (p - s.num_computed_tokens), &s, s.tokens[p + 1]});
     }
     batch.AddSequence(s.tokens, s.num_computed_tokens, st.num_tokens, s.block_table, config_.block_size, false);
     if (!samples) batch.logits_indices.pop_back();
     else {
-      sampling_ids.push_back(st.request_id);
-      sampling_states.push_back(&s);
+      sampling_ids_.push_back(st.request_id);
+      sampling_states_.push_back(&s);
     }
     s.num_computed_tokens += st.num_tokens;
   }
 
-  core::ModelRunnerOutput result;
-  if (batch.num_tokens() == 0) return result;
+  if (batch.num_tokens() == 0) {
+    result->samples.clear();
+    return Status::Ok();
+  }
   const int64_t V = model_.config().vocab_size;
   const size_t num_sampling = batch.logits_indices.size();
-  for (const PromptRow& pr : prompt_rows) batch.logits_indices.push_back(pr.batch_row);  // after the sampling rows
+  for (const PromptRow& pr : prompt_rows_) batch.logits_indices.push_back(pr.batch_row);  // after the sampling rows
   logits_.resize(batch.logits_indices.size() * V);
   const auto tf = Clock::now();
   PAGODA_RETURN_IF_ERROR(model_.Forward(pool_, batch, *kv_, logits_.data()));
   last_forward_s_ = std::chrono::duration<double>(Clock::now() - tf).count();
-  if (!prompt_rows.empty()) {
+  if (!prompt_rows_.empty()) {
     std::vector<sample::TokenLogprob> heap;
-    for (size_t i = 0; i < prompt_rows.size(); ++i) {
-      const PromptRow& pr = prompt_rows[i];
+    for (size_t i = 0; i < prompt_rows_.size(); ++i) {
+      const PromptRow& pr = prompt_rows_[i];
       sample::SampleResult r;
       r.token = pr.target;
       sample::ComputeLogprobs(std::span<const float>(logits_.data() + (num_sampling + i) * V, V), pr.target,
@@ -127,13 +151,11 @@ Result<core::ModelRunnerOutput> ModelRunner::Execute(const core::SchedulerOutput
   }
 
   // One sampling row per request, plus the extra child draws of a fan-out.
-  std::vector<sample::SamplingRow> rows;
-  std::vector<int> row_owner;  // index into sampling_states
-  std::vector<float> fan_logits;
-  std::vector<std::pair<size_t, int>> fan_rows;  // (owner, n_total) for owners that fan out
-  rows.reserve(sampling_states.size());
-  for (size_t i = 0; i < sampling_states.size(); ++i) {
-    const CachedState& s = *sampling_states[i];
+  std::vector<sample::SamplingRow>& rows = rows_;
+  rows.clear();
+  fan_rows_.clear();
+  for (size_t i = 0; i < sampling_states_.size(); ++i) {
+    const CachedState& s = *sampling_states_[i];
     sample::SamplingRow row;
     row.params = s.params.get();
     row.prompt_ids = std::span<const int32_t>(s.tokens).first(s.num_prompt_tokens);
@@ -142,39 +164,40 @@ Result<core::ModelRunnerOutput> ModelRunner::Execute(const core::SchedulerOutput
     row.request_seed = s.request_seed;
     row.sample_index = s.sample_index;
     rows.push_back(row);
-    row_owner.push_back(static_cast<int>(i));
     const int n_total = s.params ? std::max(s.params->n, s.params->best_of.value_or(1)) : 1;
-    if (n_total > 1 && row.output_ids.empty()) fan_rows.emplace_back(i, n_total);
+    if (n_total > 1 && row.output_ids.empty()) fan_rows_.emplace_back(i, n_total);
   }
-  // Fan-out rows sample from copies of the same logits (the sampler edits rows in place).
+  // Fan-out rows sample from copies of the same logits (the sampler edits rows
+  // in place). Only at a request's first sample, so this allocation is not in
+  // the steady state.
   size_t extra = 0;
-  for (const auto& [owner, n_total] : fan_rows) extra += n_total - 1;
+  for (const auto& [owner, n_total] : fan_rows_) extra += n_total - 1;
   if (extra > 0) {
     const size_t base = rows.size();
     std::vector<float> all(logits_.begin(), logits_.end());
     all.resize((base + extra) * V);
     size_t next = base;
-    for (const auto& [owner, n_total] : fan_rows) {
+    for (const auto& [owner, n_total] : fan_rows_) {
       for (int c = 1; c < n_total; ++c, ++next) {
         std::copy(logits_.begin() + owner * V, logits_.begin() + (owner + 1) * V, all.begin() + next * V);
         sample::SamplingRow row = rows[owner];
         row.sample_index = static_cast<uint32_t>(c);
         rows.push_back(row);
-        row_owner.push_back(static_cast<int>(owner));
       }
     }
     logits_.swap(all);
   }
   sampler_.Sample(logits_.data(), V, rows, samples_);
-  const std::vector<sample::SampleResult>& all_samples = samples_;
-  std::vector<sample::SampleResult> samples(all_samples.begin(), all_samples.begin() + sampling_states.size());
+  // samples_[0, sampling_states_.size()) are the requests' own draws; a fan-out
+  // owner's entry is replaced by the draw it keeps (after its draws are copied).
+  std::vector<sample::SampleResult>& samples = samples_;
   if (extra > 0) {
-    size_t next = sampling_states.size();
-    for (const auto& [owner, n_total] : fan_rows) {
+    size_t next = sampling_states_.size();
+    for (const auto& [owner, n_total] : fan_rows_) {
       Fanout f;
-      f.request_id = sampling_ids[owner];
-      f.draws.push_back(all_samples[owner]);
-      for (int c = 1; c < n_total; ++c) f.draws.push_back(all_samples[next++]);
+      f.request_id = sampling_ids_[owner];
+      f.draws.push_back(samples[owner]);
+      for (int c = 1; c < n_total; ++c) f.draws.push_back(samples[next++]);
       // The request keeps the first draw that does not stop it, so it can be forked.
       const sample::SamplingParams* p = rows[owner].params;
       auto stops = [&](int32_t t) {
@@ -191,18 +214,25 @@ Result<core::ModelRunnerOutput> ModelRunner::Execute(const core::SchedulerOutput
       fanouts_.push_back(std::move(f));
     }
   }
-  result.samples.resize(samples.size());
-  for (size_t i = 0; i < samples.size(); ++i) {
-    core::RequestSample& rs = result.samples[i];
-    rs.request_id = sampling_ids[i];
+  const size_t n = sampling_states_.size();
+  result->samples.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    core::RequestSample& rs = result->samples[i];
+    rs.request_id = sampling_ids_[i];
+    rs.sampled_token_ids.clear();
     rs.sampled_token_ids.push_back(samples[i].token);
     if (rows[i].params && rows[i].params->prompt_logprobs && rows[i].output_ids.empty())
-      prompt_logprobs_done_[sampling_ids[i]] = sampling_states[i]->prompt_logprobs;
+      prompt_logprobs_done_[sampling_ids_[i]] = sampling_states_[i]->prompt_logprobs;
     const sample::SamplingParams* p = rows[i].params;
-    if (p && p->logprobs) rs.logprobs.push_back(ToLogprobs(samples[i]));
+    if (p && p->logprobs) {
+      rs.logprobs.resize(1);
+      FillLogprobs(samples[i], &rs.logprobs[0]);
+    } else {
+      rs.logprobs.clear();
+    }
   }
   last_step_s_ = std::chrono::duration<double>(Clock::now() - t0).count();
-  return result;
+  return Status::Ok();
 }
 
 }  // namespace pagoda::runner

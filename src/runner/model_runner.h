@@ -23,10 +23,16 @@ struct RunnerConfig {
   int block_size = 16;
   int num_blocks = 0;  // including the null block 0
   std::vector<int32_t> eos_token_ids;  // for min_tokens
+  // Upper bound on a request's length (0 = unknown). With it, or with a
+  // request's max_tokens, the runner sizes a request's token list and block
+  // table once when it arrives, so later decode steps do not grow them.
+  int max_model_len = 0;
 };
 
 // The sampled token first, then the top candidates (vLLM's logprobs layout).
 core::SampleLogprobs ToLogprobs(const sample::SampleResult& r);
+// Same, into *out, reusing its vectors' capacity.
+void FillLogprobs(const sample::SampleResult& r, core::SampleLogprobs* out);
 
 class ModelRunner {
  public:
@@ -35,6 +41,10 @@ class ModelRunner {
   // Runs one step. An error is an internal failure of the step (a broken
   // contract); user input problems are caught before requests reach the core.
   Result<core::ModelRunnerOutput> Execute(const core::SchedulerOutput& out);
+  // Same, into *result (overwritten; unspecified after an error). Passing the
+  // same object every step keeps its vectors' capacity: a steady decode step
+  // (same running requests, no logprobs) then allocates nothing at all.
+  Status Execute(const core::SchedulerOutput& out, core::ModelRunnerOutput* result);
 
   // n > 1 / best_of: at a request's first sample the runner draws one token per
   // child stream from the same logits. The request itself carries draw
@@ -84,6 +94,20 @@ class ModelRunner {
   std::unordered_map<core::RequestId, uint32_t> pending_sample_index_;
   std::vector<float> logits_;
   double last_forward_s_ = 0, last_step_s_ = 0;
+
+  // Per-step scratch, kept so that a step no larger than an earlier one does
+  // not allocate.
+  struct PromptRow {  // prompt_logprobs: the logits at prompt position p predict prompt token p + 1
+    int32_t batch_row;
+    CachedState* state;
+    int32_t target;
+  };
+  model::ForwardBatch batch_;
+  std::vector<core::RequestId> sampling_ids_;
+  std::vector<const CachedState*> sampling_states_;
+  std::vector<PromptRow> prompt_rows_;
+  std::vector<sample::SamplingRow> rows_;
+  std::vector<std::pair<size_t, int>> fan_rows_;  // (owner, n_total) for owners that fan out
 };
 
 }  // namespace pagoda::runner

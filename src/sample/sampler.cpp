@@ -125,15 +125,43 @@ std::vector<SampleResult> Sampler::Sample(float* logits, int64_t vocab_size, std
 void Sampler::Sample(float* logits, int64_t vocab_size, std::span<const SamplingRow> rows,
                      std::vector<SampleResult>& out) {
   out.resize(rows.size());
-  auto run = [&](int64_t begin, int64_t end, int thread) {
+  if (reserved_vocab_ < vocab_size) ReserveScratch(vocab_size);
+  // One captured pointer, so that std::function keeps the callable inline
+  // instead of allocating it on every step.
+  struct Job {
+    Sampler* self;
+    float* logits;
+    int64_t vocab_size;
+    std::span<const SamplingRow> rows;
+    std::vector<SampleResult>* out;
+  } job{this, logits, vocab_size, rows, &out};
+  auto run = [j = &job](int64_t begin, int64_t end, int thread) {
     for (int64_t i = begin; i < end; ++i)
-      SampleRow(logits + i * vocab_size, vocab_size, rows[i], out[i], scratch_[thread]);
+      j->self->SampleRow(j->logits + i * j->vocab_size, j->vocab_size, j->rows[i], (*j->out)[i], j->self->scratch_[thread]);
   };
   if (pool_ && rows.size() > 1) {
     pool_->Run(static_cast<int64_t>(rows.size()), run);
   } else {
     run(0, static_cast<int64_t>(rows.size()), 0);
   }
+}
+
+void Sampler::ReserveScratch(int64_t vocab_size) {
+  // The lists whose length depends on the logits (survivors of a filter, the
+  // top-p crossing bucket, tokens seen by the penalties) get room for the whole
+  // vocabulary once, so that a later step with more survivors does not grow them.
+  const size_t V = static_cast<size_t>(vocab_size);
+  for (Scratch& s : scratch_) {
+    s.raw.reserve(V);
+    s.proc.values.reserve(V);
+    s.proc.touched.reserve(V);
+    s.proc.bucket_ids.reserve(V);
+    s.proc.bucket_of.reserve(V);
+    s.proc.weights.reserve(V);
+    s.proc.block_mass.reserve(V / 256 + 1);
+    s.proc.kept.reserve(V);
+  }
+  reserved_vocab_ = vocab_size;
 }
 
 }  // namespace pagoda::sample

@@ -73,10 +73,12 @@ class Sampler {
   void SampleRow(float* row, int64_t vocab_size, const SamplingRow& r, SampleResult& out, Scratch& s);
   // *sparse: top-k left its survivors in s.kept (the draw can use them).
   void ProcessRow(std::span<float> row, const SamplingRow& r, ProcessorScratch& s, bool* sparse);
+  void ReserveScratch(int64_t vocab_size);
 
   SamplerConfig config_;
   ThreadPool* pool_;
   std::vector<Scratch> scratch_;  // one per pool thread
+  int64_t reserved_vocab_ = 0;    // scratch_ lists have room for this many tokens
 };
 
 }  // namespace pagoda::sample
