@@ -18,6 +18,19 @@
 namespace pagoda::backend::internal {
 
 template <loader::DType T>
+PAGODA_TARGET_AVX512 inline __m512 LoadW(const void* base, int64_t i) {
+  if constexpr (T == loader::DType::kF32) {
+    return _mm512_loadu_ps(static_cast<const float*>(base) + i);
+  } else if constexpr (T == loader::DType::kBF16) {
+    __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(base) + i));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  } else {
+    __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(base) + i));
+    return _mm512_cvtph_ps(h);
+  }
+}
+
+template <loader::DType T>
 PAGODA_TARGET_AVX512 inline __m512 LoadW(const void* base, int64_t i, __mmask16 mask) {
   if constexpr (T == loader::DType::kF32) {
     return _mm512_maskz_loadu_ps(mask, static_cast<const float*>(base) + i);
@@ -37,8 +50,17 @@ PAGODA_TARGET_AVX512 inline void DenseTile(const float* x, int64_t ldx, const ui
   __m512 acc[MR][NR];
   for (int a = 0; a < MR; ++a)
     for (int b = 0; b < NR; ++b) acc[a][b] = _mm512_setzero_ps();
-  for (int64_t i = 0; i < k; i += 16) {
-    __mmask16 mask = k - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (k - i)) - 1);
+  int64_t i = 0;
+  for (; i + 16 <= k; i += 16) {
+    __m512 wv[NR];
+    for (int b = 0; b < NR; ++b) wv[b] = LoadW<T>(w + b * row_bytes, i);
+    for (int a = 0; a < MR; ++a) {
+      __m512 xv = _mm512_loadu_ps(x + a * ldx + i);
+      for (int b = 0; b < NR; ++b) acc[a][b] = _mm512_fmadd_ps(xv, wv[b], acc[a][b]);
+    }
+  }
+  if (i < k) {  // the tail: masked lanes are zero, the same lane order
+    const __mmask16 mask = static_cast<__mmask16>((1u << (k - i)) - 1);
     __m512 wv[NR];
     for (int b = 0; b < NR; ++b) wv[b] = LoadW<T>(w + b * row_bytes, i, mask);
     for (int a = 0; a < MR; ++a) {
