@@ -39,7 +39,11 @@ PAGODA_TARGET_AVX512 inline void Decode32(const uint8_t* b, __m512& lo, __m512& 
     // The 16 values a code can take (q * d + m, rounded as the loader does), then
     // one permute per 16 codes: vpermps reads only the low 4 bits of each index,
     // so the low nibbles need no mask.
-    const __m512 d = _mm512_set1_ps(Half(b)), m = _mm512_set1_ps(Half(b + 2));
+    // d and m (two halves) broadcast as one 32-bit pair, converted once, then split.
+    int32_t pair;
+    std::memcpy(&pair, b, 4);
+    const __m512 dm = _mm512_cvtph_ps(_mm256_set1_epi32(pair));
+    const __m512 d = _mm512_moveldup_ps(dm), m = _mm512_movehdup_ps(dm);
     const __m512 table = _mm512_add_ps(_mm512_mul_ps(_mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), d), m);
     const __m512i v = Bytes16(b + 4);
     lo = _mm512_permutexvar_ps(v, table);
@@ -63,7 +67,9 @@ PAGODA_TARGET_AVX512 inline void Decode32(const uint8_t* b, __m512& lo, __m512& 
     }
   } else {
     static_assert(T == DType::kQ8_0);
-    const __m512 d = _mm512_set1_ps(Half(b));
+    uint16_t h;
+    std::memcpy(&h, b, 2);
+    const __m512 d = _mm512_cvtph_ps(_mm256_set1_epi16(static_cast<short>(h)));
     lo = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2)))), d);
     hi = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 18)))), d);
   }
