@@ -57,7 +57,7 @@ void ThreadPool::Help(uint64_t gen) {
   }
 }
 
-void ThreadPool::Run(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn, int64_t grain) {
+void ThreadPool::Run(int64_t n, ChunkFn fn, int64_t grain) {
   if (n <= 0) return;
   if (grain < 1) grain = 1;
   const int64_t units = (n + grain - 1) / grain;

@@ -12,10 +12,29 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <memory>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace pagoda {
+
+// A non-owning reference to a callable void(int64_t begin, int64_t end, int
+// chunk). Run() calls it only before it returns, so nothing is copied and
+// nothing is allocated (a std::function of a lambda with more than two
+// captures would allocate on every call).
+class ChunkFn {
+ public:
+  template <typename F, typename = std::enable_if_t<!std::is_same_v<std::decay_t<F>, ChunkFn>>>
+  ChunkFn(F&& f)  // implicit, so that call sites pass lambdas as before
+      : obj_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
+        call_([](void* o, int64_t b, int64_t e, int i) { (*static_cast<std::remove_reference_t<F>*>(o))(b, e, i); }) {}
+  void operator()(int64_t b, int64_t e, int i) const { call_(obj_, b, e, i); }
+
+ private:
+  void* obj_;
+  void (*call_)(void*, int64_t, int64_t, int);
+};
 
 class ThreadPool {
  public:
@@ -29,7 +48,7 @@ class ThreadPool {
 
   // fn(begin, end, chunk_index) over a static split of [0, n) into at most
   // num_threads() chunks, aligned to `grain` elements where possible.
-  void Run(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn, int64_t grain = 1);
+  void Run(int64_t n, ChunkFn fn, int64_t grain = 1);
 
  private:
   void Worker();
@@ -41,7 +60,7 @@ class ThreadPool {
   std::mutex mu_;
   std::condition_variable cv_;
   // The current job; written by Run() before `claim_` is published.
-  const std::function<void(int64_t, int64_t, int)>* job_ = nullptr;
+  const ChunkFn* job_ = nullptr;
   int64_t job_n_ = 0;
   int64_t job_grain_ = 1;
   // (generation << 32) | (chunk count << 16) | next unclaimed chunk; a claim

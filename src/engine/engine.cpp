@@ -500,26 +500,27 @@ struct Engine::Impl {
 
   void Loop(Engine* engine) {
     bool stop = false;
+    core::ModelRunnerOutput ro;  // reused: the runner keeps its vectors' capacity
     while (true) {
       DrainInbox(&stop);
       if (stop) break;
       const double t0 = Now();
       core::SchedulerOutput so = scheduler->Schedule();
       double forward = 0;
-      core::ModelRunnerOutput ro;
+      ro.samples.clear();
       if (!so.empty()) {
-        auto r = runner->Execute(so);
-        if (!r.ok()) {
-          PAGODA_LOG(Error) << "engine step failed: " << r.status().ToString();
+        Status st = runner->Execute(so, &ro);
+        if (!st.ok()) {
+          PAGODA_LOG(Error) << "engine step failed: " << st.ToString();
           {
             std::lock_guard<std::mutex> lock(stats_mu);
             stats.requests_failed += static_cast<int64_t>(live.size());
           }
-          FailAll(r.status().WithContext("engine step failed"));
+          FailAll(st.WithContext("engine step failed"));
+          ro.samples.clear();
           // The runner's persistent batch no longer matches; start it afresh.
           continue;
         }
-        ro = std::move(*r);
         forward = runner->last_forward_seconds();
       }
       core::CoreOutputs outs = scheduler->UpdateFromOutput(so, ro);
@@ -608,6 +609,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& config) {
   rc.block_size = config.block_size;
   rc.num_blocks = impl->num_blocks;
   rc.eos_token_ids = impl->eos_ids;
+  rc.max_model_len = impl->max_model_len;
   impl->runner = std::make_unique<runner::ModelRunner>(*impl->model, rc, *impl->pool);
 
   auto engine = std::unique_ptr<Engine>(new Engine(std::move(impl)));

@@ -110,15 +110,14 @@ class Schedule {
   std::vector<core::SchedulerOutput> steps_;
 };
 
-// Returns the tokens each request sampled, step by step. The allocation count
-// is checked only where ThreadPool::Run itself does not allocate (see
-// PoolRunAllocates); the callers then skip, after their other checks.
+// Returns the tokens each request sampled, step by step, after checking that
+// the counted decode steps allocated nothing.
 std::vector<std::vector<int32_t>> ExpectSteadyDecodeAllocatesNothing(model::Model& m, std::shared_ptr<const sample::SamplingParams> params) {
   // Each crosses a block boundary in a counted step (13 at decode step 4, 30
   // at 3, 5 and 21 at 12); all stay within their 4 blocks.
   const std::vector<int> prompts = {13, 5, 30, 21};
   ThreadPool pool(2);
-  const bool pool_allocates = testing::PoolRunAllocates(pool);
+  EXPECT_FALSE(testing::PoolRunAllocates(pool)) << "ThreadPool::Run allocates per kernel call (common/thread_pool.h)";
   RunnerConfig rc;
   rc.block_size = kBlockSize;
   rc.num_blocks = 1 + kBlocksPerSeq * static_cast<int>(prompts.size());
@@ -143,23 +142,14 @@ std::vector<std::vector<int32_t>> ExpectSteadyDecodeAllocatesNothing(model::Mode
     Status st = sched.Step(runner, k, &out);
     const int64_t n = counter.Stop();
     EXPECT_TRUE(st.ok()) << st.ToString();
-    if (!pool_allocates) {
-      EXPECT_EQ(n, 0) << "decode step " << k << ": " << n << " heap allocations (first of " << testing::FirstCountedAllocationSize()
-                      << " bytes)";
-    }
+    EXPECT_EQ(n, 0) << "decode step " << k << ": " << n << " heap allocations (first of " << testing::FirstCountedAllocationSize()
+                    << " bytes)";
     EXPECT_EQ(out.samples.size(), prompts.size());
     if (!st.ok() || out.samples.size() != prompts.size()) return sampled;
     record();
   }
   EXPECT_EQ(new_blocks, 4);  // the counted steps include block crossings (every request crosses one)
   return sampled;
-}
-
-void SkipIfPoolAllocates() {
-  ThreadPool pool(2);
-  if (testing::PoolRunAllocates(pool))
-    GTEST_SKIP() << "allocation count not checked: ThreadPool::Run allocates a std::function per kernel call "
-                    "(common/thread_pool.h); the other checks ran";
 }
 
 TEST(ModelRunnerAllocTest, GreedyDecodeStepAllocatesNothing) {
@@ -191,7 +181,6 @@ TEST(ModelRunnerAllocTest, GreedyDecodeStepAllocatesNothing) {
     }
     EXPECT_EQ(std::vector<int32_t>(tokens.end() - sampled[r].size(), tokens.end()), sampled[r]) << "request " << r;
   }
-  SkipIfPoolAllocates();
 }
 
 TEST(ModelRunnerAllocTest, SeededTopKTopPDecodeStepAllocatesNothing) {
@@ -208,7 +197,6 @@ TEST(ModelRunnerAllocTest, SeededTopKTopPDecodeStepAllocatesNothing) {
   // Seeded: a second run draws the same tokens.
   const auto b = ExpectSteadyDecodeAllocatesNothing(*t.model, p);
   EXPECT_EQ(a, b);
-  SkipIfPoolAllocates();
 }
 
 TEST(ModelRunnerAllocTest, RepetitionPenaltyAndMinPDecodeStepAllocatesNothing) {
@@ -222,7 +210,6 @@ TEST(ModelRunnerAllocTest, RepetitionPenaltyAndMinPDecodeStepAllocatesNothing) {
   p->max_tokens = 32;
   p->ignore_eos = true;
   ExpectSteadyDecodeAllocatesNothing(*t.model, p);
-  SkipIfPoolAllocates();
 }
 
 }  // namespace
