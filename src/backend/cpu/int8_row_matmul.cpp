@@ -38,7 +38,20 @@ PAGODA_TARGET_AVX512 void SkinnyTile(const float* x, int64_t ldx, const uint8_t*
   for (int b = 0; b < NR; ++b) scale[b] = _mm512_set1_ps(RowScale(w + b * row_bytes));
   for (int a = 0; a < MR; ++a)
     for (int b = 0; b < NR; ++b) acc[a][b] = _mm512_setzero_ps();
-  for (int64_t i = 0; i < k; i += 16) {
+  // Unmasked loads in the main loop (masked ones are slow), the mask on the tail only.
+  int64_t i = 0;
+  for (; i + 16 <= k; i += 16) {
+    __m512 wv[NR];
+    for (int b = 0; b < NR; ++b) {
+      const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + b * row_bytes + 4 + i));
+      wv[b] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)), scale[b]);
+    }
+    for (int a = 0; a < MR; ++a) {
+      const __m512 xv = _mm512_loadu_ps(x + a * ldx + i);
+      for (int b = 0; b < NR; ++b) acc[a][b] = _mm512_fmadd_ps(xv, wv[b], acc[a][b]);
+    }
+  }
+  if (i < k) {
     const __mmask16 mask = TailMask(k - i);
     __m512 wv[NR];
     for (int b = 0; b < NR; ++b) wv[b] = Decode16(w + b * row_bytes + 4, i, mask, scale[b]);
