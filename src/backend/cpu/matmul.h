@@ -2,7 +2,8 @@
 // Matmul y[m, n] = x[m, k] . W[n, k]^T (+ bias), W as stored by HF Linear
 // (rows = output features). Float32 activations. Weights in F32, BF16, F16 or
 // one of the GGUF block formats (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K,
-// Q6_K), kept in their block layout in memory.
+// Q6_K), kept in their block layout in memory, or I8_ROW (int8 per output
+// row with one float scale, from --quantization int8).
 //
 // Two precisions:
 // - kExact (default): weights are dequantized in registers (or into a small
@@ -11,7 +12,7 @@
 //   logits tests check against HF's fp32 computation.
 // - kFast: activations are quantized on the fly to int8 blocks of 32 (one float
 //   scale per block, as llama.cpp's Q8_0/Q8_1) and dot products run in int8
-//   with AVX512-VNNI. Only for Q4_0, Q4_1 and Q8_0 weights (others use kExact).
+//   with AVX512-VNNI. Only for Q4_0, Q4_1, Q8_0 and I8_ROW weights (others use kExact).
 //   Numerics differ from fp32 by the activation rounding.
 //
 // Batch invariance: every output element is computed by the same sequence of
