@@ -396,6 +396,15 @@ Status Model::Forward(ThreadPool& pool, const ForwardBatch& b, backend::KvCache&
     if (ln) backend::LayerNorm(pool, in, wt.data(), bs.empty() ? nullptr : bs.data(), eps, rows, H, out);
     else backend::RmsNorm(pool, in, wt.data(), eps, c.norm_weight_offset, rows, H, out);
   };
+  // x += r, then out = norm(x): one pass for RMSNorm models (same operations).
+  auto add_norm = [&](float* xs, const float* r, const std::vector<float>& wt, const std::vector<float>& bs, float* out) {
+    if (ln) {
+      backend::AddInPlace(xs, r, T * H);
+      norm(xs, wt, bs, out, T);
+    } else {
+      backend::AddRmsNorm(pool, xs, r, wt.data(), eps, c.norm_weight_offset, T, H, out);
+    }
+  };
   auto opt = [](const std::vector<float>& vec) { return vec.empty() ? nullptr : vec.data(); };
   const float scale = c.attention_scale > 0 ? static_cast<float>(c.attention_scale) : 1.0f / std::sqrt(static_cast<float>(D));
   const backend::ActKind act = ToAct(c.act);
@@ -413,10 +422,12 @@ Status Model::Forward(ThreadPool& pool, const ForwardBatch& b, backend::KvCache&
     }
   };
 
+  bool h_ready = false;  // h already holds this layer's attention-norm input (fused with the last residual add)
   for (int64_t li = 0; li < c.num_layers; ++li) {
     const LayerWeights& L = w.layers[li];
     const bool sliding = c.layer_sliding[li];
-    norm(x, L.attn_norm_w, L.attn_norm_b, h, T);
+    if (!h_ready) norm(x, L.attn_norm_w, L.attn_norm_b, h, T);
+    h_ready = false;
     backend::MatMul(pool, h, T, L.q, opt(L.q_b), q);
     backend::MatMul(pool, h, T, L.k, opt(L.k_b), k);
     backend::MatMul(pool, h, T, L.v, opt(L.v_b), v);
@@ -442,11 +453,16 @@ Status Model::Forward(ThreadPool& pool, const ForwardBatch& b, backend::KvCache&
       continue;
     }
     if (c.sandwich_norms) norm(o, L.post_attn_norm, {}, o, T);
-    backend::AddInPlace(x, o, T * H);
-    norm(x, L.mlp_norm_w, L.mlp_norm_b, h, T);
+    add_norm(x, o, L.mlp_norm_w, L.mlp_norm_b, h);
     run_mlp(L, h, mlp);
     if (c.sandwich_norms) norm(mlp, L.post_mlp_norm, {}, mlp, T);
-    backend::AddInPlace(x, mlp, T * H);
+    if (li + 1 < c.num_layers) {
+      const LayerWeights& next = w.layers[li + 1];
+      add_norm(x, mlp, next.attn_norm_w, next.attn_norm_b, h);
+      h_ready = true;
+    } else {
+      backend::AddInPlace(x, mlp, T * H);
+    }
   }
 
   // Final norm and LM head only on the rows whose logits are wanted.

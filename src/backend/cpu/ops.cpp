@@ -20,19 +20,34 @@ float ActScalar(ActKind act, float v) {
   return v;
 }
 
+namespace {
+
+// One row: optionally x += r first (the residual), then y = x / rms(x) * w.
+inline void RmsNormRow(float* x, const float* r, const float* w, float eps, bool weight_offset, int64_t n, float* y) {
+  double ss = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (r) x[i] += r[i];
+    ss += static_cast<double>(x[i]) * x[i];
+  }
+  const float inv = 1.0f / std::sqrt(static_cast<float>(ss / n) + eps);
+  for (int64_t i = 0; i < n; ++i) {
+    float wv = weight_offset ? 1.0f + w[i] : w[i];
+    y[i] = (x[i] * inv) * wv;
+  }
+}
+
+}  // namespace
+
 void RmsNorm(ThreadPool& pool, const float* x, const float* w, float eps, bool weight_offset, int64_t rows, int64_t n, float* y) {
+  // x is only read (r is null); the cast lets both entry points share the row loop.
   pool.Run(rows, [&](int64_t r0, int64_t r1, int) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* xr = x + r * n;
-      float* yr = y + r * n;
-      double ss = 0;
-      for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(xr[i]) * xr[i];
-      const float inv = 1.0f / std::sqrt(static_cast<float>(ss / n) + eps);
-      for (int64_t i = 0; i < n; ++i) {
-        float wv = weight_offset ? 1.0f + w[i] : w[i];
-        yr[i] = (xr[i] * inv) * wv;
-      }
-    }
+    for (int64_t r = r0; r < r1; ++r) RmsNormRow(const_cast<float*>(x + r * n), nullptr, w, eps, weight_offset, n, y + r * n);
+  });
+}
+
+void AddRmsNorm(ThreadPool& pool, float* x, const float* r, const float* w, float eps, bool weight_offset, int64_t rows, int64_t n, float* y) {
+  pool.Run(rows, [&](int64_t r0, int64_t r1, int) {
+    for (int64_t i = r0; i < r1; ++i) RmsNormRow(x + i * n, r + i * n, w, eps, weight_offset, n, y + i * n);
   });
 }
 
