@@ -41,6 +41,7 @@ struct LatencyOptions {
   double peak_gflops = 0;    // 0 = measure
   std::string json_path;
   bool fast_matmul = false;
+  bool pin_threads = false;
   std::string quantization;
 };
 
@@ -68,7 +69,8 @@ int RunLatency(const LatencyOptions& o) {
     return BenchFail(InvalidArgument("input + output length " + std::to_string(in + out) + " exceeds the model's " +
                                      std::to_string(c.max_position_embeddings) + " positions"));
   const std::string load_before = LoadAverage();
-  ThreadPool pool(o.threads);
+  ThreadPool pool(o.threads, o.pin_threads);
+  if (pool.pinned() && !pool.PinCallingThread()) std::fprintf(stderr, "warning: could not bind the calling thread to a CPU\n");
 
   // Machine limits for the roofline share.
   // Peak: MatMul on the model's own largest layer matrix (its format and kernel path), m = 128.
@@ -217,6 +219,7 @@ void AddBenchLatencyCommand(CLI::App* bench) {
   cmd->add_option("--bandwidth-gbs", o->bandwidth_gbs, "Read bandwidth for the roofline (0 = measure now)");
   cmd->add_option("--peak-gflops", o->peak_gflops, "Peak matmul GFLOP/s for the roofline (0 = measure now)");
   cmd->add_option("--json", o->json_path, "Write the figures to this JSON file");
+  cmd->add_flag("--pin-threads", o->pin_threads, "Bind this thread and each kernel thread to one CPU (as serve/generate)");
   cmd->add_flag("--fast-matmul", o->fast_matmul, "Int8 activations and VNNI dot products for Q4_0/Q4_1/Q8_0 weights (as serve/generate)");
   cmd->add_option("--quantization", o->quantization, "Quantize F32/BF16/F16 weights at load (as serve/generate)");
   cmd->callback([o] {

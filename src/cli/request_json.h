@@ -24,6 +24,7 @@ struct EngineFlags {
   int max_model_len = 0;
   bool no_prefix_caching = false;
   bool fast_matmul = false;
+  bool pin_threads = false;
   std::string quantization;
 };
 

@@ -2,6 +2,11 @@
 
 #include <algorithm>
 
+#if defined(__linux__)
+#include <pthread.h>
+#include <sched.h>
+#endif
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define PAGODA_PAUSE() _mm_pause()
@@ -24,13 +29,48 @@ void Chunk(int64_t n, int64_t grain, int parts, int index, int64_t* begin, int64
 
 constexpr uint64_t kChunkMask = 0xFFFF;
 
+std::vector<int> AllowedCpus() {
+  std::vector<int> cpus;
+#if defined(__linux__)
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0)
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+      if (CPU_ISSET(c, &set)) cpus.push_back(c);
+#endif
+  return cpus;
+}
+
+bool BindTo(int cpu) {
+#if defined(__linux__)
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0;
+#else
+  (void)cpu;
+  return false;
+#endif
+}
+
 }  // namespace
 
-ThreadPool::ThreadPool(int num_threads) {
+ThreadPool::ThreadPool(int num_threads, bool pin_threads) {
   if (num_threads <= 0) num_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   num_threads_ = std::min(num_threads, 1024);  // chunk indices fit 16 bits
-  for (int i = 1; i < num_threads_; ++i) workers_.emplace_back([this] { Worker(); });
+  if (pin_threads) {
+    cpus_ = AllowedCpus();
+    pinned_ = !cpus_.empty();
+  }
+  for (int i = 1; i < num_threads_; ++i) {
+    workers_.emplace_back([this, i] {
+      if (pinned_) BindTo(cpus_[i % cpus_.size()]);
+      Worker();
+    });
+  }
 }
+
+bool ThreadPool::PinCallingThread() const { return pinned_ && BindTo(cpus_[0]); }
 
 ThreadPool::~ThreadPool() {
   {

@@ -39,12 +39,21 @@ class ChunkFn {
 class ThreadPool {
  public:
   // num_threads includes the calling thread; 0 means hardware concurrency.
-  explicit ThreadPool(int num_threads);
+  // pin_threads: worker i is bound to the i-th CPU this process may run on
+  // (workers take CPUs 1, 2, ...; CPU 0 of the set is left for the thread that
+  // calls Run, which binds itself with PinCallingThread()). Off by default.
+  explicit ThreadPool(int num_threads, bool pin_threads = false);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int num_threads() const { return num_threads_; }
+  bool pinned() const { return pinned_; }
+
+  // With pin_threads: binds the calling thread to the first CPU of the set (the
+  // one no worker uses). Call it on the thread that will call Run(). A no-op
+  // otherwise; false if the system refused.
+  bool PinCallingThread() const;
 
   // fn(begin, end, chunk_index) over a static split of [0, n) into at most
   // num_threads() chunks, aligned to `grain` elements where possible.
@@ -56,6 +65,8 @@ class ThreadPool {
   void Help(uint64_t gen);
 
   int num_threads_;
+  bool pinned_ = false;
+  std::vector<int> cpus_;  // the process's allowed CPUs, when pinned
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable cv_;

@@ -499,6 +499,7 @@ struct Engine::Impl {
   }
 
   void Loop(Engine* engine) {
+    if (pool->pinned() && !pool->PinCallingThread()) PAGODA_LOG(Warning) << "could not bind the engine thread to a CPU";
     bool stop = false;
     core::ModelRunnerOutput ro;  // reused: the runner keeps its vectors' capacity
     while (true) {
@@ -604,7 +605,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& config) {
   kc.enable_prefix_caching = config.enable_prefix_caching;
   PAGODA_ASSIGN_OR_RETURN(impl->scheduler, core::Scheduler::Create(sc, kc));
 
-  impl->pool = std::make_unique<ThreadPool>(config.threads);
+  impl->pool = std::make_unique<ThreadPool>(config.threads, config.pin_threads);
   runner::RunnerConfig rc;
   rc.block_size = config.block_size;
   rc.num_blocks = impl->num_blocks;
