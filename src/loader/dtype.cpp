@@ -284,6 +284,11 @@ uint16_t F32ToF16(float f) {
   return static_cast<uint16_t>(sign | half);
 }
 
+// Also built for AVX2 and picked at load time (the portable matmul path calls
+// it per weight row); AVX2 without FMA, so the values are the same either way.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+__attribute__((target_clones("avx2", "default")))
+#endif
 void DequantizeRow(DType t, const void* src, float* dst, int64_t n) {
   const uint8_t* b = static_cast<const uint8_t*>(src);
   switch (t) {

@@ -1,6 +1,7 @@
 #include "backend/cpu/matmul.h"
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "backend/cpu/fast_matmul.h"
@@ -17,29 +18,53 @@ using loader::DType;
 
 bool IsPlain(DType t) { return t == DType::kF32 || t == DType::kBF16 || t == DType::kF16; }
 
-inline float LoadScalar(const void* w, DType t, int64_t i) {
-  switch (t) {
-    case DType::kBF16: return loader::Bf16ToF32(static_cast<const uint16_t*>(w)[i]);
-    case DType::kF16: return loader::F16ToF32(static_cast<const uint16_t*>(w)[i]);
-    default: return static_cast<const float*>(w)[i];
-  }
-}
-
 // Portable: 16 partial sums over k in order (the SIMD lane layout), then summed.
+// Written so that the compiler vectorizes the 16 lanes; on x86-64 it is also
+// built for AVX2 and picked at load time (target_clones), the same values
+// either way (no FMA contraction in this library).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define PAGODA_AVX2_CLONES 1
+__attribute__((target_clones("avx2", "default")))
+#endif
 float DotScalar(const float* x, const float* w, int64_t k) {
   float acc[16] = {0};
-  for (int64_t i = 0; i < k; ++i) acc[i % 16] += x[i] * w[i];
+  int64_t i = 0;
+  for (; i + 16 <= k; i += 16)
+    for (int l = 0; l < 16; ++l) acc[l] += x[i + l] * w[i + l];
+  for (int l = 0; i < k; ++i, ++l) acc[l] += x[i] * w[i];
   float s = 0;
   for (float a : acc) s += a;
   return s;
+}
+
+// A plain (F32/BF16/F16) weight row as float32, one conversion loop per type.
+void PlainRow(const Matrix& w, int64_t j, float* row) {
+  const void* src = w.Row(j);
+  switch (w.dtype) {
+    case DType::kBF16:
+      for (int64_t i = 0; i < w.cols; ++i) row[i] = loader::Bf16ToF32(static_cast<const uint16_t*>(src)[i]);
+      break;
+    case DType::kF16:
+      for (int64_t i = 0; i < w.cols; ++i) row[i] = loader::F16ToF32(static_cast<const uint16_t*>(src)[i]);
+      break;
+    default: std::memcpy(row, src, static_cast<size_t>(w.cols) * sizeof(float)); break;
+  }
 }
 
 void RangeScalar(const float* x, int64_t m, const Matrix& w, const float* bias, float* y, int64_t n0, int64_t n1) {
   thread_local std::vector<float> row;
   row.resize(static_cast<size_t>(w.cols));
   for (int64_t j = n0; j < n1; ++j) {
+    if (IsPlain(w.dtype) && w.dtype == DType::kF32) {
+      // F32 rows are used in place.
+      for (int64_t i = 0; i < m; ++i) {
+        const float v = DotScalar(x + i * w.cols, reinterpret_cast<const float*>(w.Row(j)), w.cols);
+        y[i * w.rows + j] = bias ? v + bias[j] : v;
+      }
+      continue;
+    }
     if (IsPlain(w.dtype)) {
-      for (int64_t i = 0; i < w.cols; ++i) row[i] = LoadScalar(w.Row(j), w.dtype, i);
+      PlainRow(w, j, row.data());
     } else {
       loader::DequantizeRow(w.dtype, w.Row(j), row.data(), w.cols);
     }
@@ -109,7 +134,11 @@ const char* MatMulKernelName() {
     case Isa::kAvx512: return "avx512";
     case Isa::kScalar: break;
   }
-  return "scalar";
+  // The portable loops, vectorized by the compiler; their AVX2 build where the CPU has it.
+#if defined(PAGODA_AVX2_CLONES)
+  if (GetCpuFeatures().avx2) return "portable (avx2 build)";
+#endif
+  return "portable";
 }
 
 bool HasFastKernel(DType t) { return GetIsa() == Isa::kAvx512Vnni && internal::FastFormat(t); }

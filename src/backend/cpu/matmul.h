@@ -50,7 +50,8 @@ struct Matrix {
   const uint8_t* Row(int64_t r) const { return static_cast<const uint8_t*>(data) + static_cast<size_t>(r) * RowBytes(); }
 };
 
-// Which kernel family MatMul uses on this machine ("avx512", "avx512+vnni" or "scalar").
+// Which kernel family MatMul uses on this machine: "avx512", "avx512+vnni", or
+// without AVX-512 the portable loops ("portable (avx2 build)" or "portable").
 const char* MatMulKernelName();
 
 void MatMul(ThreadPool& pool, const float* x, int64_t m, const Matrix& w, const float* bias, float* y);
