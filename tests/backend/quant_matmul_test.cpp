@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -243,6 +244,81 @@ TEST(QuantizeMatrixTest, OnlineQuantizationIsCloseAndRunsOnBothPaths) {
   EXPECT_FALSE(QuantizeMatrix(w, DType::kQ8_0).ok());
   w.cols = 128;
   EXPECT_FALSE(QuantizeMatrix(w, DType::kQ6_K).ok());
+}
+
+
+// The AVX2+FMA tier (CPUs without AVX-512), forced on this machine: every
+// format against the double reference, and batch/thread invariance.
+struct ForcedTier {
+  explicit ForcedTier(const std::string& t) : ok(ForceMatMulTierForTesting(t)) {}
+  ~ForcedTier() { ForceMatMulTierForTesting(""); }
+  bool ok;
+};
+
+Matrix RandomPlain(DType t, int64_t rows, int64_t cols, std::mt19937& rng) {
+  Matrix m;
+  m.dtype = t;
+  m.rows = rows;
+  m.cols = cols;
+  m.owned.Resize(m.bytes());
+  std::normal_distribution<float> nd(0.0f, 0.05f);
+  for (int64_t i = 0; i < rows * cols; ++i) {
+    const float v = nd(rng);
+    if (t == DType::kF32) m.owned.as<float>()[i] = v;
+    else if (t == DType::kBF16) m.owned.as<uint16_t>()[i] = loader::F32ToBf16(v);
+    else m.owned.as<uint16_t>()[i] = loader::F32ToF16(v);
+  }
+  m.data = m.owned.data();
+  return m;
+}
+
+TEST(Avx2TierTest, MatchesReferenceAcrossFormatsAndShapes) {
+  ForcedTier tier("avx2");
+  if (!tier.ok) GTEST_SKIP() << "this CPU has no AVX2+FMA";
+  EXPECT_STREQ(MatMulKernelName(), "avx2+fma");
+  std::mt19937 rng(17);
+  ThreadPool pool(2);
+  std::vector<DType> types(std::begin(kAllQuant), std::end(kAllQuant));
+  types.insert(types.end(), {DType::kF32, DType::kBF16, DType::kF16});
+  for (DType t : types) {
+    const int64_t be = loader::IsQuantized(t) ? loader::BlockElems(t) : 8;
+    for (int64_t k : {be, 3 * be, be == 8 ? int64_t{584} : 2 * be}) {
+      for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{37}, int64_t{130}}) {
+        Matrix w = loader::IsQuantized(t) ? RandomQuant(t, n, k, rng) : RandomPlain(t, n, k, rng);
+        std::vector<float> bias = RandomX(n, rng);
+        for (int64_t m : {1, 2, 3, 4, 5, 8, 17}) {
+          std::vector<float> x = RandomX(m * k, rng);
+          std::vector<float> y(m * n);
+          MatMul(pool, x.data(), m, w, bias.data(), y.data());
+          auto ref = Reference(x, m, w, bias.data());
+          auto mag = AbsScale(x, m, w);
+          for (int64_t i = 0; i < m * n; ++i)
+            ASSERT_NEAR(y[i], ref[i], 1e-6 * mag[i] + 1e-6) << loader::DTypeName(t) << " m=" << m << " n=" << n << " k=" << k << " i=" << i;
+        }
+      }
+    }
+  }
+}
+
+TEST(Avx2TierTest, RowResultDoesNotDependOnBatchOrThreads) {
+  ForcedTier tier("avx2");
+  if (!tier.ok) GTEST_SKIP() << "this CPU has no AVX2+FMA";
+  std::mt19937 rng(19);
+  for (DType t : kAllQuant) {
+    Matrix w = RandomQuant(t, 131, 2 * loader::BlockElems(t) + (loader::BlockElems(t) == 32 ? 256 : 0), rng);
+    ExpectBatchInvariant(w, rng, std::string(loader::DTypeName(t)) + " avx2");
+  }
+  for (DType t : {DType::kF32, DType::kBF16, DType::kF16}) {
+    Matrix w = RandomPlain(t, 131, 576, rng);
+    ExpectBatchInvariant(w, rng, std::string(loader::DTypeName(t)) + " avx2");
+  }
+}
+
+TEST(Avx2TierTest, PortableTierCanBeForcedToo) {
+  ForcedTier tier("portable");
+  ASSERT_TRUE(tier.ok);
+  EXPECT_NE(std::string(MatMulKernelName()).find("portable"), std::string::npos);
+  EXPECT_FALSE(ForceMatMulTierForTesting("sse9"));
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "backend/cpu/matmul.h"
 #include "common/thread_pool.h"
 #include "loader/mapped_file.h"
 #include "loader/weights.h"
@@ -334,6 +335,19 @@ INSTANTIATE_TEST_SUITE_P(Golden, GoldenLogits, ::testing::ValuesIn(ListGoldens()
     if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
   return n;
 });
+
+// The ctest entries model.golden.avx2 / .portable set PAGODA_MATMUL_TIER: the
+// logits above then come from that tier only if it is really the one running.
+TEST(GoldenTier, RequestedMatmulTierIsTheOneRunning) {
+  const char* tier = std::getenv("PAGODA_MATMUL_TIER");
+  const std::string name = backend::MatMulKernelName();
+  if (tier == nullptr) GTEST_SKIP() << "default tier: " << name;
+  if (std::string(tier) == "avx2") {
+    EXPECT_EQ(name, "avx2+fma");
+  } else if (std::string(tier) == "portable") {
+    EXPECT_EQ(name.rfind("portable", 0), 0u) << name;
+  }
+}
 
 }  // namespace
 }  // namespace pagoda::model

@@ -1,9 +1,13 @@
 #include "backend/cpu/matmul.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
+#include "backend/cpu/avx2_matmul.h"
 #include "backend/cpu/fast_matmul.h"
 #include "backend/cpu/int8_row_matmul.h"
 #include "backend/cpu/quant_matmul.h"
@@ -104,17 +108,29 @@ PAGODA_TARGET_AVX512 void DenseRangeAvx512(const float* x, int64_t m, const Matr
 }
 #endif
 
-enum class Isa { kScalar, kAvx512, kAvx512Vnni };
+enum class Isa { kScalar, kAvx2, kAvx512, kAvx512Vnni };
+
+bool HasAvx2(const CpuFeatures& f) { return f.avx2 && f.fma && f.f16c; }
 
 Isa DetectIsa() {
   const CpuFeatures& f = GetCpuFeatures();
-  if (!(f.avx512f && f.avx512bw && f.avx512vl)) return Isa::kScalar;
-  return f.avx512_vnni ? Isa::kAvx512Vnni : Isa::kAvx512;
+  // PAGODA_MATMUL_TIER=avx2|portable runs a lower tier than the best (to test
+  // or compare them); an unknown or unavailable tier is ignored.
+  if (const char* env = std::getenv("PAGODA_MATMUL_TIER")) {
+    const std::string tier = env;
+    if (tier == "avx2" && HasAvx2(f)) return Isa::kAvx2;
+    if (tier == "portable") return Isa::kScalar;
+  }
+  if (f.avx512f && f.avx512bw && f.avx512vl) return f.avx512_vnni ? Isa::kAvx512Vnni : Isa::kAvx512;
+  return HasAvx2(f) ? Isa::kAvx2 : Isa::kScalar;
 }
+
+std::atomic<int> g_forced_isa{-1};  // tests only: a lower tier than the machine's best
 
 Isa GetIsa() {
   static const Isa isa = DetectIsa();
-  return isa;
+  const int forced = g_forced_isa.load(std::memory_order_relaxed);
+  return forced >= 0 ? static_cast<Isa>(forced) : isa;
 }
 
 }  // namespace
@@ -128,10 +144,20 @@ size_t Matrix::ElemBytes() const {
   }
 }
 
+bool ForceMatMulTierForTesting(const std::string& tier) {
+  const CpuFeatures& f = GetCpuFeatures();
+  if (tier.empty()) g_forced_isa.store(-1);
+  else if (tier == "avx2" && HasAvx2(f)) g_forced_isa.store(static_cast<int>(Isa::kAvx2));
+  else if (tier == "portable") g_forced_isa.store(static_cast<int>(Isa::kScalar));
+  else return false;
+  return true;
+}
+
 const char* MatMulKernelName() {
   switch (GetIsa()) {
     case Isa::kAvx512Vnni: return "avx512+vnni";
     case Isa::kAvx512: return "avx512";
+    case Isa::kAvx2: return "avx2+fma";
     case Isa::kScalar: break;
   }
   // The portable loops, vectorized by the compiler; their AVX2 build where the CPU has it.
@@ -159,7 +185,15 @@ void MatMul(ThreadPool& pool, const float* x, int64_t m, const Matrix& w, const 
   }
   pool.Run(w.rows, [&](int64_t n0, int64_t n1, int) {
 #if defined(__x86_64__)
-    if (isa != Isa::kScalar) {
+    if (isa == Isa::kAvx2 && internal::Avx2Supports(w)) {
+      internal::MatMulRangeAvx2(x, m, w, y, n0, n1);
+      if (bias) {
+        for (int64_t r = 0; r < m; ++r)
+          for (int64_t j = n0; j < n1; ++j) y[r * w.rows + j] += bias[j];
+      }
+      return;
+    }
+    if (isa == Isa::kAvx512 || isa == Isa::kAvx512Vnni) {
       switch (w.dtype) {
         case DType::kF32: DenseRangeAvx512<DType::kF32>(x, m, w, y, n0, n1); break;
         case DType::kBF16: DenseRangeAvx512<DType::kBF16>(x, m, w, y, n0, n1); break;

@@ -50,8 +50,9 @@ struct Matrix {
   const uint8_t* Row(int64_t r) const { return static_cast<const uint8_t*>(data) + static_cast<size_t>(r) * RowBytes(); }
 };
 
-// Which kernel family MatMul uses on this machine: "avx512", "avx512+vnni", or
-// without AVX-512 the portable loops ("portable (avx2 build)" or "portable").
+// Which kernel family MatMul uses on this machine: "avx512+vnni", "avx512",
+// "avx2+fma" (src/backend/cpu/avx2_matmul.h), or the portable loops
+// ("portable (avx2 build)" or "portable").
 const char* MatMulKernelName();
 
 void MatMul(ThreadPool& pool, const float* x, int64_t m, const Matrix& w, const float* bias, float* y);
@@ -59,6 +60,11 @@ void MatMul(ThreadPool& pool, const float* x, int64_t m, const Matrix& w, const 
 // The portable kernel (always kExact numerics up to summation order), for tests
 // against the vectorized one.
 void MatMulScalar(const float* x, int64_t m, const Matrix& w, const float* bias, float* y);
+
+// Tests only: make MatMul use a lower kernel tier than this machine's best,
+// "avx2" (AVX2+FMA) or "portable"; "" restores the default. False if the
+// machine cannot run that tier. Not thread-safe against running MatMuls.
+bool ForceMatMulTierForTesting(const std::string& tier);
 
 // Whether kFast has an int8 kernel for this weight type on this machine.
 bool HasFastKernel(loader::DType t);
