@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "backend/aligned_buffer.h"
+#include "backend/cpu/blocking.h"
 #include "common/check.h"
 
 #if defined(__x86_64__)
@@ -106,16 +107,10 @@ PAGODA_TARGET_AVX2 void DensePanel8(const float* x, int64_t m, int64_t k, const 
   }
 }
 
-// Activation rows per cache block (~256 KiB of float32), as the AVX-512 tier.
-inline int64_t RowBlock(int64_t k) {
-  const int64_t rows = (int64_t{256} << 10) / (4 * k);
-  return rows < 32 ? 32 : rows > 512 ? 512 : rows / 4 * 4;
-}
-
 template <DType T>
 PAGODA_TARGET_AVX2 void DenseRange(const float* x, int64_t m, const Matrix& w, float* y, int64_t n0, int64_t n1) {
   constexpr int64_t kNBlock = 64;
-  const int64_t mb = RowBlock(w.cols);
+  const int64_t mb = MRowBlock(w.cols);
   for (int64_t i0 = 0; i0 < m; i0 += mb) {
     const int64_t mi = std::min(mb, m - i0);
     for (int64_t nb = n0; nb < n1; nb += kNBlock) {
@@ -240,7 +235,7 @@ PAGODA_TARGET_AVX2 void QuantRange(const float* x, int64_t m, const Matrix& w, f
   const size_t need = static_cast<size_t>(kPanelRows * k) * sizeof(float);
   if (panel.size() < need) panel.Resize(need);
   float* p = panel.as<float>();
-  const int64_t mb = RowBlock(k);
+  const int64_t mb = MRowBlock(k);
   for (int64_t i0 = 0; i0 < m; i0 += mb) {
     const int64_t mi = std::min(mb, m - i0);
     for (int64_t j0 = n0; j0 < n1; j0 += kPanelRows) {

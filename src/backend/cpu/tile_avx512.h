@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "backend/cpu/blocking.h"
 #include "loader/dtype.h"
 
 #define PAGODA_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,f16c,fma")))
@@ -70,14 +71,6 @@ PAGODA_TARGET_AVX512 inline void DenseTile(const float* x, int64_t ldx, const ui
   }
   for (int a = 0; a < MR; ++a)
     for (int b = 0; b < NR; ++b) out[a * ldo + b] = _mm512_reduce_add_ps(acc[a][b]);
-}
-
-// Rows of x per cache block in the prefill paths: about 256 KiB of float32
-// activations (a multiple of the 4-row tile), so they stay in L2 while weight
-// panels pass over them.
-inline int64_t MRowBlock(int64_t k) {
-  const int64_t rows = (int64_t{256} << 10) / (4 * (k > 0 ? k : 1));
-  return rows < 32 ? 32 : rows > 512 ? 512 : rows / 4 * 4;
 }
 
 // All m rows against plain weight rows [j0, j1) (4x4 tiles, then edges).
