@@ -518,7 +518,6 @@ struct Engine::Impl {
             stats.requests_failed += static_cast<int64_t>(live.size());
           }
           FailAll(st.WithContext("engine step failed"));
-          ro.samples.clear();
           // The runner's persistent batch no longer matches; start it afresh.
           continue;
         }

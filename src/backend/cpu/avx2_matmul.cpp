@@ -116,9 +116,7 @@ PAGODA_TARGET_AVX2 void DenseRange(const float* x, int64_t m, const Matrix& w, f
     for (int64_t nb = n0; nb < n1; nb += kNBlock) {
       const int64_t ne = std::min(n1, nb + kNBlock);
       if (mi <= 4 && ne < n1) {  // decode: stream the next block of rows in ahead
-        const char* next = reinterpret_cast<const char*>(w.Row(ne));
-        const size_t bytes = static_cast<size_t>(std::min(n1, ne + kNBlock) - ne) * w.RowBytes();
-        for (size_t off = 0; off < bytes; off += 64) _mm_prefetch(next + off, _MM_HINT_T0);
+        PrefetchRange(w.Row(ne), static_cast<size_t>(std::min(n1, ne + kNBlock) - ne) * w.RowBytes());
       }
       DensePanel8<T>(x + i0 * w.cols, mi, w.cols, w.Row(nb), w.RowBytes(), ne - nb, y + i0 * w.rows + nb, w.rows);
     }
@@ -187,10 +185,7 @@ PAGODA_TARGET_AVX2 void SkinnyRows8(const float* x, int64_t k, const Matrix& w, 
   const size_t rb = w.RowBytes();
   int64_t j = n0;
   for (; j + NR <= n1; j += NR) {
-    if (j + 4 * NR <= n1) {
-      const char* next = reinterpret_cast<const char*>(w.Row(j + 3 * NR));
-      for (size_t off = 0; off < NR * rb; off += 64) _mm_prefetch(next + off, _MM_HINT_T0);
-    }
+    if (j + 4 * NR <= n1) PrefetchRange(w.Row(j + 3 * NR), NR * rb);
     SkinnyTile8<T, MR, NR>(x, k, w.Row(j), rb, k, y + j, w.rows);
   }
   for (; j < n1; ++j) SkinnyTile8<T, MR, 1>(x, k, w.Row(j), rb, k, y + j, w.rows);

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "backend/cpu/blocking.h"
 #include "common/check.h"
 #include "common/cpu_features.h"
 
@@ -220,10 +221,7 @@ PAGODA_TARGET_VNNI void VnniRange(const QuantActs& qa, int64_t m, const Matrix& 
     // kAhead groups ahead (groups are contiguous, so one linear stream).
     constexpr int64_t kAhead = 2;
     for (int64_t g = g0; g < g1; ++g) {
-      if (g + kAhead < g1) {
-        const char* next = reinterpret_cast<const char*>(Chunk(w, g + kAhead, 0));
-        for (size_t off = 0; off < group_bytes; off += 64) _mm_prefetch(next + off, _MM_HINT_T0);
-      }
+      if (g + kAhead < g1) PrefetchRange(Chunk(w, g + kAhead, 0), group_bytes);
       for (int64_t i = 0; i < m; ++i) VnniTile<T, 1>(w, g, qa, i, y);
     }
     return;

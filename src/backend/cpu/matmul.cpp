@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 #include <vector>
 
 #include "backend/cpu/avx2_matmul.h"
+#include "backend/cpu/blocking.h"
 #include "backend/cpu/fast_matmul.h"
 #include "backend/cpu/int8_row_matmul.h"
 #include "backend/cpu/quant_matmul.h"
@@ -41,17 +41,14 @@ float DotScalar(const float* x, const float* w, int64_t k) {
   return s;
 }
 
-// A plain (F32/BF16/F16) weight row as float32, one conversion loop per type.
-void PlainRow(const Matrix& w, int64_t j, float* row) {
-  const void* src = w.Row(j);
-  switch (w.dtype) {
-    case DType::kBF16:
-      for (int64_t i = 0; i < w.cols; ++i) row[i] = loader::Bf16ToF32(static_cast<const uint16_t*>(src)[i]);
-      break;
-    case DType::kF16:
-      for (int64_t i = 0; i < w.cols; ++i) row[i] = loader::F16ToF32(static_cast<const uint16_t*>(src)[i]);
-      break;
-    default: std::memcpy(row, src, static_cast<size_t>(w.cols) * sizeof(float)); break;
+// A 16-bit float (BF16/F16) weight row as float32, one conversion loop per type
+// (F32 rows are used in place).
+void HalfRow(const Matrix& w, int64_t j, float* row) {
+  const uint16_t* src = reinterpret_cast<const uint16_t*>(w.Row(j));
+  if (w.dtype == DType::kBF16) {
+    for (int64_t i = 0; i < w.cols; ++i) row[i] = loader::Bf16ToF32(src[i]);
+  } else {
+    for (int64_t i = 0; i < w.cols; ++i) row[i] = loader::F16ToF32(src[i]);
   }
 }
 
@@ -59,8 +56,7 @@ void RangeScalar(const float* x, int64_t m, const Matrix& w, const float* bias, 
   thread_local std::vector<float> row;
   row.resize(static_cast<size_t>(w.cols));
   for (int64_t j = n0; j < n1; ++j) {
-    if (IsPlain(w.dtype) && w.dtype == DType::kF32) {
-      // F32 rows are used in place.
+    if (w.dtype == DType::kF32) {
       for (int64_t i = 0; i < m; ++i) {
         const float v = DotScalar(x + i * w.cols, reinterpret_cast<const float*>(w.Row(j)), w.cols);
         y[i * w.rows + j] = bias ? v + bias[j] : v;
@@ -68,7 +64,7 @@ void RangeScalar(const float* x, int64_t m, const Matrix& w, const float* bias, 
       continue;
     }
     if (IsPlain(w.dtype)) {
-      PlainRow(w, j, row.data());
+      HalfRow(w, j, row.data());
     } else {
       loader::DequantizeRow(w.dtype, w.Row(j), row.data(), w.cols);
     }
@@ -88,10 +84,7 @@ PAGODA_TARGET_AVX512 void DenseRangeAvx512(const float* x, int64_t m, const Matr
     constexpr int64_t kAhead = 12;
     const size_t rb = w.RowBytes();
     for (int64_t j = n0; j < n1; j += 4) {
-      if (j + kAhead + 4 <= n1) {
-        const char* next = reinterpret_cast<const char*>(w.Row(j + kAhead));
-        for (size_t off = 0; off < 4 * rb; off += 64) _mm_prefetch(next + off, _MM_HINT_T0);
-      }
+      if (j + kAhead + 4 <= n1) internal::PrefetchRange(w.Row(j + kAhead), 4 * rb);
       internal::DensePanel<T>(x, m, w.cols, w.Row(j), rb, std::min<int64_t>(4, n1 - j), y + j, w.rows);
     }
     return;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "backend/cpu/blocking.h"
 #include "backend/cpu/tile_avx512.h"
 #include "common/check.h"
 
@@ -220,10 +221,7 @@ PAGODA_TARGET_AVX512 void SkinnyRows(const float* x, int64_t k, const Matrix& w,
   const size_t tile_bytes = 4 * rb;
   int64_t j = n0;
   for (; j + 4 <= n1; j += 4) {
-    if (j + 4 * (kPrefetchTiles + 1) <= n1) {
-      const char* next = reinterpret_cast<const char*>(w.Row(j + 4 * kPrefetchTiles));
-      for (size_t off = 0; off < tile_bytes; off += 64) _mm_prefetch(next + off, _MM_HINT_T0);
-    }
+    if (j + 4 * (kPrefetchTiles + 1) <= n1) PrefetchRange(w.Row(j + 4 * kPrefetchTiles), tile_bytes);
     SkinnyTile<T, MR, 4>(x, k, w.Row(j), rb, k, y + j, ldo);
   }
   for (; j < n1; ++j) SkinnyTile<T, MR, 1>(x, k, w.Row(j), rb, k, y + j, ldo);
