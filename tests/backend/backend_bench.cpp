@@ -1,7 +1,7 @@
 // Micro-benchmarks of the CPU kernels on the shapes of the default model
 // (SmolLM2-135M: hidden 576, intermediate 1536, 9 heads / 3 KV heads of 64,
 // vocab 49152). Not a test: prints medians of several runs.
-//   backend_bench [threads]
+//   backend_bench [threads] [matmul|attention]   (both by default)
 
 #include <algorithm>
 #include <chrono>
@@ -50,6 +50,7 @@ Matrix Plain(int64_t n, int64_t k, std::mt19937& rng) {
 
 int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
+  const char* only = argc > 2 ? argv[2] : "";
   ThreadPool pool(threads);
   std::printf("kernels: %s, threads %d\n", CpuKernelSummary().c_str(), threads);
   std::mt19937 rng(1);
@@ -57,6 +58,7 @@ int main(int argc, char** argv) {
   const Shape shapes[] = {{"qkv-sum 960x576", 960, 576}, {"gate+up 3072x576", 3072, 576}, {"down 576x1536", 576, 1536},
                           {"lm_head 49152x576", 49152, 576}};
   for (DType t : {DType::kQ4_1, DType::kQ8_0, DType::kQ4_K, DType::kBF16, DType::kF32}) {
+    if (std::strcmp(only, "attention") == 0) break;
     for (MatmulPrecision p : {MatmulPrecision::kExact, MatmulPrecision::kFast}) {
       if (p == MatmulPrecision::kFast && !(t == DType::kQ4_1 || t == DType::kQ8_0)) continue;
       for (const Shape& s : shapes) {
@@ -90,6 +92,7 @@ int main(int argc, char** argv) {
       }
     }
   }
+  if (std::strcmp(only, "matmul") == 0) return 0;
   // Attention: decode of one sequence over a long context, and a 512-token prefill.
   const int64_t H = 9, KVH = 3, D = 64, bs = 16;
   for (int64_t ctx : {512, 2048}) {
@@ -106,6 +109,23 @@ int main(int argc, char** argv) {
       double sec = MedianSeconds(qlen == 1 ? 50 : 3, [&] { PagedAttention(pool, q.data(), cache, 0, {&seq, 1}, H, 0.125f, 0, 0.0f, out.data()); });
       std::printf("attention ctx=%-5lld q=%-5lld %8.3f ms\n", static_cast<long long>(ctx), static_cast<long long>(qlen), sec * 1e3);
     }
+  }
+  // Batched decode: 64 sequences, one query row each, over 64 cached tokens each.
+  {
+    const int64_t nseq = 64, ctx = 64;
+    KvCache cache(1, nseq * ctx / bs, bs, KVH, D);
+    std::vector<float> kv(nseq * ctx * KVH * D, 0.1f);
+    std::vector<int64_t> slots(nseq * ctx);
+    for (int64_t p = 0; p < nseq * ctx; ++p) slots[p] = p;
+    WriteKv(kv.data(), kv.data(), slots.data(), nseq * ctx, cache, 0);
+    std::vector<int32_t> table(nseq * ctx / bs);
+    for (int64_t i = 0; i < static_cast<int64_t>(table.size()); ++i) table[i] = static_cast<int32_t>(i);
+    std::vector<AttentionSeq> seqs;
+    for (int64_t s = 0; s < nseq; ++s)
+      seqs.push_back({static_cast<int32_t>(s), 1, static_cast<int32_t>(ctx), table.data() + s * (ctx / bs)});
+    std::vector<float> q(nseq * H * D, 0.2f), out(nseq * H * D);
+    double sec = MedianSeconds(50, [&] { PagedAttention(pool, q.data(), cache, 0, seqs, H, 0.125f, 0, 0.0f, out.data()); });
+    std::printf("attention %lld seqs x ctx=%lld q=1 %8.3f ms\n", static_cast<long long>(nseq), static_cast<long long>(ctx), sec * 1e3);
   }
   return 0;
 }

@@ -190,6 +190,63 @@ TEST(QuantMatMulTest, FastLayoutKeepsTheWeights) {
   }
 }
 
+Matrix CopyOf(const Matrix& w) {
+  Matrix c;
+  c.dtype = w.dtype;
+  c.rows = w.rows;
+  c.cols = w.cols;
+  c.owned.Resize(w.bytes());
+  std::memcpy(c.owned.data(), w.data, w.bytes());
+  c.data = c.owned.data();
+  return c;
+}
+
+// Q4_1 with its scales first in each row: the same weights, and MatMul gives
+// the same bits as on the GGUF layout for every batch size and shape (decode
+// tiles and the prefill panel), on every tier; the split undoes exactly.
+TEST(QuantMatMulTest, Q4_1ScalesFirstLayoutGivesTheSameBits) {
+  std::mt19937 rng(19);
+  ThreadPool pool(2);
+  for (auto [n, k] : std::vector<std::pair<int64_t, int64_t>>{{1, 32}, {5, 64}, {37, 96}, {64, 256}, {131, 544}, {19, 1536}}) {
+    Matrix gguf = RandomQuant(DType::kQ4_1, n, k, rng);
+    Matrix split = CopyOf(gguf);
+    SplitQ4_1Scales(split);
+    ASSERT_TRUE(split.scales_first);
+    if (k > 32) {  // one block is the same either way
+      ASSERT_NE(std::memcmp(split.data, gguf.data, gguf.bytes()), 0) << "the layout did not change";
+    }
+    std::vector<float> a(k), b(k);
+    for (int64_t r = 0; r < n; ++r) {
+      DequantizeMatrixRow(gguf, r, a.data());
+      DequantizeMatrixRow(split, r, b.data());
+      ASSERT_EQ(a, b) << "row " << r;
+    }
+    for (const std::string tier : {"", "avx2", "portable"}) {
+      if (!tier.empty() && !ForceMatMulTierForTesting(tier)) continue;
+      for (int64_t m : {1, 2, 3, 4, 5, 8, 17, 64}) {
+        std::vector<float> x = RandomX(m * k, rng), bias = RandomX(n, rng), y0(m * n), y1(m * n);
+        MatMul(pool, x.data(), m, gguf, bias.data(), y0.data());
+        MatMul(pool, x.data(), m, split, bias.data(), y1.data());
+        if (tier.empty()) {
+          ASSERT_EQ(y0, y1) << "n=" << n << " k=" << k << " m=" << m;
+        }
+        // Lower tiers read the split layout through the row decoder: the same values, their own summation order.
+        auto ref = Reference(x, m, gguf, bias.data());
+        auto mag = AbsScale(x, m, gguf);
+        for (int64_t i = 0; i < m * n; ++i) ASSERT_NEAR(y1[i], ref[i], 1e-5 * mag[i] + 1e-6) << tier << " n=" << n << " k=" << k << " m=" << m;
+      }
+      ForceMatMulTierForTesting("");
+    }
+    if (!UsesAvx512MatMul()) continue;
+    Matrix prepared = CopyOf(gguf);
+    PrepareForPrecision(prepared, MatmulPrecision::kExact);
+    EXPECT_TRUE(prepared.scales_first);
+    ExpectBatchInvariant(prepared, rng, "Q4_1 scales first");
+    JoinQ4_1Scales(split);
+    ASSERT_EQ(std::memcmp(split.data, gguf.data, gguf.bytes()), 0);
+  }
+}
+
 TEST(QuantMatMulTest, FastPathMatchesItsScalarModelAndTheReference) {
   std::mt19937 rng(17);
   ThreadPool pool(2);

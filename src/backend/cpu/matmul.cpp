@@ -1,5 +1,7 @@
 #include "backend/cpu/matmul.h"
 
+#include "backend/cpu/repack.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -66,7 +68,7 @@ void RangeScalar(const float* x, int64_t m, const Matrix& w, const float* bias, 
     if (IsPlain(w.dtype)) {
       HalfRow(w, j, row.data());
     } else {
-      loader::DequantizeRow(w.dtype, w.Row(j), row.data(), w.cols);
+      DequantizeMatrixRow(w, j, row.data());
     }
     for (int64_t i = 0; i < m; ++i) {
       const float v = DotScalar(x + i * w.cols, row.data(), w.cols);
@@ -162,6 +164,8 @@ const char* MatMulKernelName() {
 
 bool HasFastKernel(DType t) { return GetIsa() == Isa::kAvx512Vnni && internal::FastFormat(t); }
 
+bool UsesAvx512MatMul() { return GetIsa() == Isa::kAvx512 || GetIsa() == Isa::kAvx512Vnni; }
+
 void MatMulScalar(const float* x, int64_t m, const Matrix& w, const float* bias, float* y) {
   if (internal::IsFastLayout(w)) {
     internal::FastMatMulScalar(x, m, w, bias, y);
@@ -178,7 +182,7 @@ void MatMul(ThreadPool& pool, const float* x, int64_t m, const Matrix& w, const 
   }
   pool.Run(w.rows, [&](int64_t n0, int64_t n1, int) {
 #if defined(__x86_64__)
-    if (isa == Isa::kAvx2 && internal::Avx2Supports(w)) {
+    if (isa == Isa::kAvx2 && internal::Avx2Supports(w) && !w.scales_first) {
       internal::MatMulRangeAvx2(x, m, w, y, n0, n1);
       if (bias) {
         for (int64_t r = 0; r < m; ++r)

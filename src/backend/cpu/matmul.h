@@ -42,6 +42,11 @@ struct Matrix {
   const void* data = nullptr;  // rows x cols, row-major; quantized rows are runs of GGUF blocks
   AlignedBuffer owned;         // backing store when not a file view
   MatmulPrecision precision = MatmulPrecision::kExact;
+  // Q4_1 for the AVX-512 exact kernel only: each row keeps its bytes, but holds
+  // the (d, m) half pairs of all its blocks first (4 bytes each), then the 16
+  // code bytes of each block in order, so a tile converts a row's scales with a
+  // few wide conversions instead of one per block (PrepareForPrecision sets it).
+  bool scales_first = false;
 
   // Bytes per element of the plain types (F32 4, BF16/F16 2); 0 for block formats.
   size_t ElemBytes() const;
@@ -68,5 +73,9 @@ bool ForceMatMulTierForTesting(const std::string& tier);
 
 // Whether kFast has an int8 kernel for this weight type on this machine.
 bool HasFastKernel(loader::DType t);
+
+// Whether MatMul runs the AVX-512 kernels (the tier of this machine, unless a
+// lower one is forced).
+bool UsesAvx512MatMul();
 
 }  // namespace pagoda::backend

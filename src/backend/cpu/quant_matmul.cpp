@@ -210,6 +210,67 @@ PAGODA_TARGET_AVX512 void SkinnyTile(const float* x, int64_t ldx, const uint8_t*
     for (int b = 0; b < NR; ++b) out[a * ldo + b] = _mm512_reduce_add_ps(acc[a][b]);
 }
 
+// Q4_1 with its scales first in each row (Matrix::scales_first): the same
+// table decode as Decode32, from float32 d and m.
+PAGODA_TARGET_AVX512 inline void DecodeQ4_1(float d, float m, const uint8_t* codes, __m512& lo, __m512& hi) {
+  const __m512 table = _mm512_add_ps(_mm512_mul_ps(_mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_ps(d)),
+                                     _mm512_set1_ps(m));
+  const __m512i v = Bytes16(codes);
+  lo = _mm512_permutexvar_ps(v, table);
+  hi = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
+}
+
+// The (d, m) halves of a scales-first row as floats: dm[2b] = d, dm[2b + 1] = m.
+PAGODA_TARGET_AVX512 inline void RowScalesQ4_1(const uint8_t* row, int64_t nblk, float* dm) {
+  for (int64_t i = 0; i < 2 * nblk; i += 16) {
+    const int64_t n = std::min<int64_t>(16, 2 * nblk - i);
+    const __mmask16 mk = n == 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1);
+    _mm512_mask_storeu_ps(dm + i, mk, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, row + 2 * i)));
+  }
+}
+
+// SkinnyTile for scales-first Q4_1: each row's scales are converted once per
+// tile into an L1 buffer, so the table of a block is one multiply and one add
+// with broadcast operands. Same values and the same FMA sequence as SkinnyTile.
+template <int MR, int NR>
+PAGODA_TARGET_AVX512 void SkinnyTileQ4_1Split(const float* x, int64_t ldx, const uint8_t* w, size_t row_bytes, int64_t k, float* out, int64_t ldo) {
+  const int64_t nblk = k / 32;
+  thread_local AlignedBuffer scratch;
+  const size_t need = static_cast<size_t>(NR * 2 * nblk) * sizeof(float);
+  if (scratch.size() < need) scratch.Resize(need);
+  float* dm = scratch.as<float>();
+  for (int b = 0; b < NR; ++b) RowScalesQ4_1(w + b * row_bytes, nblk, dm + b * 2 * nblk);
+  __m512 acc[MR][NR];
+  for (int a = 0; a < MR; ++a)
+    for (int b = 0; b < NR; ++b) acc[a][b] = _mm512_setzero_ps();
+  for (int64_t blk = 0; blk < nblk; ++blk) {
+    __m512 lo[NR], hi[NR];
+    for (int b = 0; b < NR; ++b)
+      DecodeQ4_1(dm[b * 2 * nblk + 2 * blk], dm[b * 2 * nblk + 2 * blk + 1], w + b * row_bytes + 4 * nblk + 16 * blk, lo[b], hi[b]);
+    for (int a = 0; a < MR; ++a) {
+      const __m512 xv = _mm512_loadu_ps(x + a * ldx + blk * 32);
+      for (int b = 0; b < NR; ++b) acc[a][b] = _mm512_fmadd_ps(xv, lo[b], acc[a][b]);
+    }
+    for (int a = 0; a < MR; ++a) {
+      const __m512 xv = _mm512_loadu_ps(x + a * ldx + blk * 32 + 16);
+      for (int b = 0; b < NR; ++b) acc[a][b] = _mm512_fmadd_ps(xv, hi[b], acc[a][b]);
+    }
+  }
+  for (int a = 0; a < MR; ++a)
+    for (int b = 0; b < NR; ++b) out[a * ldo + b] = _mm512_reduce_add_ps(acc[a][b]);
+}
+
+// A scales-first Q4_1 row as float32 (DecodeRow's values).
+PAGODA_TARGET_AVX512 void DecodeRowQ4_1Split(const uint8_t* src, float* dst, int64_t n) {
+  const int64_t nblk = n / 32;
+  for (int64_t blk = 0; blk < nblk; ++blk) {
+    __m512 lo, hi;
+    DecodeQ4_1(Half(src + 4 * blk), Half(src + 4 * blk + 2), src + 4 * nblk + 16 * blk, lo, hi);
+    _mm512_storeu_ps(dst + blk * 32, lo);
+    _mm512_storeu_ps(dst + blk * 32 + 16, hi);
+  }
+}
+
 template <DType T, int MR>
 PAGODA_TARGET_AVX512 void SkinnyRows(const float* x, int64_t k, const Matrix& w, float* y, int64_t n0, int64_t n1) {
   const size_t rb = w.RowBytes();
@@ -222,9 +283,23 @@ PAGODA_TARGET_AVX512 void SkinnyRows(const float* x, int64_t k, const Matrix& w,
   int64_t j = n0;
   for (; j + 4 <= n1; j += 4) {
     if (j + 4 * (kPrefetchTiles + 1) <= n1) PrefetchRange(w.Row(j + 4 * kPrefetchTiles), tile_bytes);
+    if constexpr (T == DType::kQ4_1) {
+      if (w.scales_first) {
+        SkinnyTileQ4_1Split<MR, 4>(x, k, w.Row(j), rb, k, y + j, ldo);
+        continue;
+      }
+    }
     SkinnyTile<T, MR, 4>(x, k, w.Row(j), rb, k, y + j, ldo);
   }
-  for (; j < n1; ++j) SkinnyTile<T, MR, 1>(x, k, w.Row(j), rb, k, y + j, ldo);
+  for (; j < n1; ++j) {
+    if constexpr (T == DType::kQ4_1) {
+      if (w.scales_first) {
+        SkinnyTileQ4_1Split<MR, 1>(x, k, w.Row(j), rb, k, y + j, ldo);
+        continue;
+      }
+    }
+    SkinnyTile<T, MR, 1>(x, k, w.Row(j), rb, k, y + j, ldo);
+  }
 }
 
 // Prefill and batched decode: a panel of weight rows is decoded once into a
@@ -252,7 +327,10 @@ PAGODA_TARGET_AVX512 void Range(const float* x, int64_t m, const Matrix& w, floa
     const int64_t mi = std::min(mb, m - i0);
     for (int64_t j0 = n0; j0 < n1; j0 += kPanelRows) {
       const int64_t nr = std::min(kPanelRows, n1 - j0);
-      for (int64_t r = 0; r < nr; ++r) DecodeRow<T>(w.Row(j0 + r), p + r * k, k);
+      for (int64_t r = 0; r < nr; ++r) {
+        if (T == DType::kQ4_1 && w.scales_first) DecodeRowQ4_1Split(w.Row(j0 + r), p + r * k, k);
+        else DecodeRow<T>(w.Row(j0 + r), p + r * k, k);
+      }
       DensePanel<DType::kF32>(x + i0 * k, mi, k, reinterpret_cast<const uint8_t*>(p), static_cast<size_t>(k) * sizeof(float), nr,
                               y + i0 * w.rows + j0, w.rows);
     }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "backend/cpu/fast_matmul.h"
+#include "common/check.h"
 
 namespace pagoda::backend {
 
@@ -70,7 +71,45 @@ void QuantizeI8Row(const float* x, int64_t n, uint8_t* out) {
 
 }  // namespace
 
+namespace {
+
+// Row r in the scales-first layout <-> GGUF blocks (20 bytes: d, m, 16 codes).
+void SplitRow(const uint8_t* src, int64_t nblk, uint8_t* dst) {
+  for (int64_t b = 0; b < nblk; ++b) {
+    std::memcpy(dst + 4 * b, src + 20 * b, 4);
+    std::memcpy(dst + 4 * nblk + 16 * b, src + 20 * b + 4, 16);
+  }
+}
+
+void JoinRow(const uint8_t* src, int64_t nblk, uint8_t* dst) {
+  for (int64_t b = 0; b < nblk; ++b) {
+    std::memcpy(dst + 20 * b, src + 4 * b, 4);
+    std::memcpy(dst + 20 * b + 4, src + 4 * nblk + 16 * b, 16);
+  }
+}
+
+void Relayout(Matrix& w, bool split) {
+  PAGODA_CHECK(w.dtype == DType::kQ4_1 && w.precision == MatmulPrecision::kExact && w.scales_first != split);
+  AlignedBuffer out;
+  out.Resize(w.bytes());
+  const int64_t nblk = w.cols / 32;
+  for (int64_t r = 0; r < w.rows; ++r) (split ? SplitRow : JoinRow)(w.Row(r), nblk, out.as<uint8_t>() + r * w.RowBytes());
+  w.owned = std::move(out);
+  w.data = w.owned.data();
+  w.scales_first = split;
+}
+
+}  // namespace
+
+void SplitQ4_1Scales(Matrix& w) { Relayout(w, true); }
+void JoinQ4_1Scales(Matrix& w) { Relayout(w, false); }
+
 void PrepareForPrecision(Matrix& w, MatmulPrecision p) {
+  if (w.dtype == DType::kQ4_1 && !w.scales_first && w.precision == MatmulPrecision::kExact &&
+      p == MatmulPrecision::kExact && UsesAvx512MatMul()) {
+    SplitQ4_1Scales(w);
+    return;
+  }
   if (p != MatmulPrecision::kFast || w.precision == MatmulPrecision::kFast || !internal::FastFormat(w.dtype)) return;
   if (w.cols % 32 != 0) return;  // kI8Row of any width: the activations are quantized per 32, so it keeps kExact
   Matrix packed;
@@ -107,6 +146,13 @@ Result<Matrix> QuantizeMatrix(const Matrix& w, DType target) {
 void DequantizeMatrixRow(const Matrix& w, int64_t r, float* dst) {
   if (internal::IsFastLayout(w)) {
     internal::FastDequantRow(w, r, dst);
+    return;
+  }
+  if (w.scales_first) {
+    thread_local std::vector<uint8_t> row;
+    row.resize(w.RowBytes());
+    JoinRow(w.Row(r), w.cols / 32, row.data());
+    loader::DequantizeRow(w.dtype, row.data(), dst, w.cols);
     return;
   }
   loader::DequantizeRow(w.dtype, w.Row(r), dst, w.cols);

@@ -13,7 +13,8 @@ namespace pagoda::backend {
 // Puts w into the layout of precision p: for kFast, Q4_0/Q4_1/Q8_0 weights and
 // I8_ROW weights with a multiple of 32 columns are repacked into the 16-row
 // interleaved int8 layout (fast_matmul.h) and w owns the copy; other formats
-// stay as they are and keep the exact path.
+// stay as they are and keep the exact path. For kExact, Q4_1 weights get their
+// scales first in each row (Matrix::scales_first) where MatMul runs AVX-512.
 void PrepareForPrecision(Matrix& w, MatmulPrecision p);
 
 // Quantizes a plain (F32/BF16/F16) matrix at load, per block of 32 inputs of
@@ -22,6 +23,10 @@ void PrepareForPrecision(Matrix& w, MatmulPrecision p);
 // cols must be a multiple of 32. Or kI8Row: int8 per output row, one float32
 // scale per row (symmetric, scale = max|w_row| / 127, round to nearest), any cols.
 Result<Matrix> QuantizeMatrix(const Matrix& w, loader::DType target);
+
+// The Q4_1 scales-first layout of w (a copy w owns), and back; the values are unchanged.
+void SplitQ4_1Scales(Matrix& w);
+void JoinQ4_1Scales(Matrix& w);
 
 // Row r of w as float32, whatever its dtype and layout.
 void DequantizeMatrixRow(const Matrix& w, int64_t r, float* dst);
