@@ -92,6 +92,12 @@ int RunRoofline(const RooflineOptions& o) {
     std::printf("  %-9s %8.1f GFLOP/s  backend::MatMul, kernel family %s\n", FormatName(t), g, backend::MatMulKernelName());
     peaks[FormatName(t)] = {{"gflops", g}, {"kernel", std::string("backend::MatMul ") + backend::MatMulKernelName()}};
   }
+  if (backend::HasFastKernel(loader::DType::kBF16)) {
+    const double g = MeasureMatMulGflops(pool, loader::DType::kBF16, o.min_seconds, backend::MatmulPrecision::kFast);
+    const char* how = "bf16 activations x bf16 weights, AVX512-BF16 vdpbf16ps (MatmulPrecision::kFast)";
+    std::printf("  %-9s %8.1f GFLOP/s  backend::MatMul, %s\n", "bf16/fast", g, how);
+    peaks["bf16/fast"] = {{"gflops", g}, {"kernel", std::string("backend::MatMul ") + how}};
+  }
   for (loader::DType t : {loader::DType::kQ8_0, loader::DType::kQ4_1, loader::DType::kQ4_0}) {
     for (backend::MatmulPrecision p : {backend::MatmulPrecision::kExact, backend::MatmulPrecision::kFast}) {
       const bool fast = p == backend::MatmulPrecision::kFast;
@@ -159,7 +165,7 @@ void AddBenchRooflineCommand(CLI::App* bench) {
   cmd->add_option("--bandwidth-mib", o->bandwidth_mib, "Buffer for the bandwidth test, MiB")->check(CLI::Range(1, 1 << 16));
   cmd->add_option("--min-seconds", o->min_seconds, "Time spent on each measurement")->check(CLI::Range(0.0, 60.0));
   cmd->add_option("--json", o->json_path, "Write the figures to this JSON file");
-  cmd->add_flag("--fast-matmul", o->fast_matmul, "Load --model with the int8 VNNI path (as serve/generate)");
+  cmd->add_flag("--fast-matmul", o->fast_matmul, "Load --model with the fast kernels: int8 VNNI, or bf16 dot products for BF16 weights (as serve/generate)");
   cmd->add_option("--quantization", o->quantization, "Quantize --model's F32/BF16/F16 weights at load (as serve/generate)");
   cmd->callback([o] {
     int rc = RunRoofline(*o);

@@ -220,7 +220,7 @@ void AddBenchLatencyCommand(CLI::App* bench) {
   cmd->add_option("--peak-gflops", o->peak_gflops, "Peak matmul GFLOP/s for the roofline (0 = measure now)");
   cmd->add_option("--json", o->json_path, "Write the figures to this JSON file");
   cmd->add_flag("--pin-threads", o->pin_threads, "Bind this thread and each kernel thread to one CPU (as serve/generate)");
-  cmd->add_flag("--fast-matmul", o->fast_matmul, "Int8 activations and VNNI dot products for Q4_0/Q4_1/Q8_0 weights (as serve/generate)");
+  cmd->add_flag("--fast-matmul", o->fast_matmul, "Int8 activations and VNNI dot products for Q4_0/Q4_1/Q8_0 weights, bf16 dot products for BF16 weights (as serve/generate)");
   cmd->add_option("--quantization", o->quantization, "Quantize F32/BF16/F16 weights at load (as serve/generate)");
   cmd->callback([o] {
     int rc = RunLatency(*o);

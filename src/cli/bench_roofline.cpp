@@ -166,7 +166,7 @@ double MeasureReadBandwidthGBs(ThreadPool& pool, size_t bytes, double min_second
   return static_cast<double>(bytes) / best / 1e9;
 }
 
-double MeasureMatMulGflops(ThreadPool& pool, loader::DType weights, double min_seconds) {
+double MeasureMatMulGflops(ThreadPool& pool, loader::DType weights, double min_seconds, backend::MatmulPrecision p) {
   constexpr int64_t m = 128, n = 1024, k = 1024;
   backend::Matrix w;
   w.dtype = weights;
@@ -183,6 +183,7 @@ double MeasureMatMulGflops(ThreadPool& pool, loader::DType weights, double min_s
     for (int64_t i = 0; i < n * k; ++i) d[i] = static_cast<uint16_t>(hi | ((i * 7919) & 0xff));
   }
   w.data = w.owned.data();
+  backend::PrepareForPrecision(w, p);
   return MeasureMatrixGflops(pool, w, m, min_seconds);
 }
 

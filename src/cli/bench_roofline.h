@@ -21,8 +21,10 @@ namespace pagoda::cli {
 double MeasureReadBandwidthGBs(ThreadPool& pool, size_t bytes, double min_seconds);
 
 // Best GFLOP/s (2 m n k per call) of backend::MatMul with F32, BF16 or F16
-// weights on an in-cache problem (m = 128, n = k = 1024), over min_seconds.
-double MeasureMatMulGflops(ThreadPool& pool, loader::DType weights, double min_seconds);
+// weights on an in-cache problem (m = 128, n = k = 1024), over min_seconds,
+// prepared for precision p (kFast: the bf16 dot kernel for BF16 where it runs).
+double MeasureMatMulGflops(ThreadPool& pool, loader::DType weights, double min_seconds,
+                           backend::MatmulPrecision p = backend::MatmulPrecision::kExact);
 
 // Best GFLOP/s of backend::MatMul (m = 128, n = k = 1024) with weights quantized
 // by backend::QuantizeMatrix to a block format (Q8_0, Q4_0, Q4_1) and prepared

@@ -20,7 +20,7 @@ void AddEngineFlags(CLI::App* cmd, EngineFlags* f, bool model_positional) {
   cmd->add_flag("--no-prefix-caching", f->no_prefix_caching, "Disable prefix caching");
   cmd->add_flag("--pin-threads", f->pin_threads, "Bind the engine thread and each kernel thread to one CPU of the allowed set");
   cmd->add_flag("--fast-matmul", f->fast_matmul,
-                "Q4_0/Q4_1/Q8_0 weights: int8 activations and VNNI dot products (faster; not bit-comparable with the exact path)");
+                "Q4_0/Q4_1/Q8_0 weights: int8 activations and VNNI dot products; BF16 weights: bf16 activations and AVX512-BF16 dot products (faster; not bit-comparable with the exact path)");
   cmd->add_option("--quantization", f->quantization, "Quantize F32/BF16/F16 weights at load: none, int8 (per output row), q8_0, q4_0, q4_1 (per 32 values)");
 }
 

@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
 #include "backend/cpu/ops.h"
+#include "backend/cpu/repack.h"
 
 namespace pagoda::backend {
 namespace {
@@ -90,6 +92,56 @@ TEST(MatMulTest, RowResultDoesNotDependOnBatchOrThreads) {
     std::vector<float> part(6 * 131);
     MatMul(p2, x.data(), 6, w, nullptr, part.data());
     for (int64_t i = 0; i < 6 * 131; ++i) ASSERT_EQ(part[i], full[i]);
+  }
+}
+
+// kFast on BF16 weights (AVX512-BF16): the activations rounded to bf16 (round
+// to nearest even), exact bf16 products, float32 sums. Against a double
+// reference over the rounded activations the only error left is the float32
+// summation, far below what skipping the rounding would give; rows do not
+// depend on the batch or the threads; a forced lower tier reads the same
+// weights on its exact path.
+TEST(MatMulTest, Bf16FastPathRoundsActivationsAndIsBatchInvariant) {
+  if (!HasFastKernel(DType::kBF16)) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+  std::mt19937 rng(23);
+  ThreadPool pool(2);
+  std::normal_distribution<float> nd;
+  for (auto [m, n, k] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{1, 1, 1}, {1, 17, 31}, {2, 5, 32}, {3, 9, 33}, {4, 4, 64},
+                                                                           {5, 70, 172}, {9, 129, 576}, {33, 64, 100}, {70, 36, 1536}}) {
+    Matrix w = MakeMatrix(DType::kBF16, n, k, rng);
+    PrepareForPrecision(w, MatmulPrecision::kFast);
+    ASSERT_EQ(w.precision, MatmulPrecision::kFast);
+    std::vector<float> x(m * k), xr(m * k), bias(n);
+    for (float& v : x) v = nd(rng);
+    for (float& v : bias) v = nd(rng);
+    for (int64_t i = 0; i < m * k; ++i) xr[i] = loader::Bf16ToF32(loader::F32ToBf16(x[i]));
+    std::vector<float> y(m * n);
+    MatMul(pool, x.data(), m, w, bias.data(), y.data());
+    auto ref = Reference(xr, m, w, bias);
+    for (int64_t i = 0; i < m * n; ++i)
+      ASSERT_NEAR(y[i], ref[i], 1e-5 * std::sqrt(static_cast<double>(k)) * 4) << "m=" << m << " n=" << n << " k=" << k << " i=" << i;
+    ThreadPool p1(1), p3(3);
+    for (int64_t r = 0; r < m; ++r) {
+      for (ThreadPool* p : {&p1, &pool, &p3}) {
+        std::vector<float> one(n);
+        MatMul(*p, x.data() + r * k, 1, w, bias.data(), one.data());
+        for (int64_t j = 0; j < n; ++j) ASSERT_EQ(one[j], y[r * n + j]) << "m=" << m << " k=" << k << " row " << r << " col " << j;
+      }
+    }
+    if (m > 4) {
+      std::vector<float> part(4 * n);
+      MatMul(pool, x.data(), 4, w, bias.data(), part.data());
+      for (int64_t i = 0; i < 4 * n; ++i) ASSERT_EQ(part[i], y[i]) << "m=4 prefix, k=" << k;
+    }
+    if (ForceMatMulTierForTesting("avx2")) {
+      Matrix exact = MakeMatrix(DType::kBF16, n, k, rng);
+      std::memcpy(exact.owned.data(), w.data, w.bytes());
+      std::vector<float> a(m * n), b(m * n);
+      MatMul(pool, x.data(), m, w, bias.data(), a.data());
+      MatMul(pool, x.data(), m, exact, bias.data(), b.data());
+      ForceMatMulTierForTesting("");
+      ASSERT_EQ(a, b) << "a forced lower tier runs the exact path, m=" << m << " k=" << k;
+    }
   }
 }
 

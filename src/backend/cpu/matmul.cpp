@@ -1,5 +1,6 @@
 #include "backend/cpu/matmul.h"
 
+#include "backend/cpu/bf16_matmul.h"
 #include "backend/cpu/repack.h"
 
 #include <algorithm>
@@ -162,7 +163,10 @@ const char* MatMulKernelName() {
   return "portable";
 }
 
-bool HasFastKernel(DType t) { return GetIsa() == Isa::kAvx512Vnni && internal::FastFormat(t); }
+bool HasFastKernel(DType t) {
+  if (t == DType::kBF16) return UsesAvx512MatMul() && internal::HasBf16DotKernel();
+  return GetIsa() == Isa::kAvx512Vnni && internal::FastFormat(t);
+}
 
 bool UsesAvx512MatMul() { return GetIsa() == Isa::kAvx512 || GetIsa() == Isa::kAvx512Vnni; }
 
@@ -178,6 +182,25 @@ void MatMul(ThreadPool& pool, const float* x, int64_t m, const Matrix& w, const 
   const Isa isa = GetIsa();
   if (internal::IsFastLayout(w)) {
     internal::FastMatMul(pool, x, m, w, bias, y, isa == Isa::kAvx512Vnni);
+    return;
+  }
+  if (w.dtype == DType::kBF16 && w.precision == MatmulPrecision::kFast && (isa == Isa::kAvx512 || isa == Isa::kAvx512Vnni) &&
+      internal::HasBf16DotKernel()) {
+    // The activations rounded to bf16 once (the weights are as stored; a lower
+    // tier forced by a test reads them on its exact path instead).
+    const int64_t k = w.cols;
+    thread_local AlignedBuffer xb_buf;
+    const size_t need = static_cast<size_t>(m * k) * sizeof(uint16_t);
+    if (xb_buf.size() < need) xb_buf.Resize(need);
+    uint16_t* xb = xb_buf.as<uint16_t>();
+    pool.Run(m, [&](int64_t r0, int64_t r1, int) { internal::RoundRowsToBf16(x + r0 * k, r1 - r0, k, xb + r0 * k); }, 32);
+    pool.Run(w.rows, [&](int64_t n0, int64_t n1, int) {
+      internal::Bf16DotRange(xb, m, w, y, n0, n1);
+      if (bias) {
+        for (int64_t r = 0; r < m; ++r)
+          for (int64_t j = n0; j < n1; ++j) y[r * w.rows + j] += bias[j];
+      }
+    }, 16);
     return;
   }
   pool.Run(w.rows, [&](int64_t n0, int64_t n1, int) {

@@ -12,8 +12,10 @@
 //   logits tests check against HF's fp32 computation.
 // - kFast: activations are quantized on the fly to int8 blocks of 32 (one float
 //   scale per block, as llama.cpp's Q8_0/Q8_1) and dot products run in int8
-//   with AVX512-VNNI. Only for Q4_0, Q4_1, Q8_0 and I8_ROW weights (others use kExact).
-//   Numerics differ from fp32 by the activation rounding.
+//   with AVX512-VNNI. Only for Q4_0, Q4_1, Q8_0 and I8_ROW weights; BF16
+//   weights take AVX512-BF16 dot products with activations rounded to bf16
+//   (bf16_matmul.h); others use kExact. Numerics differ from fp32 by the
+//   activation rounding.
 //
 // Batch invariance: every output element is computed by the same sequence of
 // operations (16-lane FMA over k in order, then one fixed horizontal sum; in
@@ -71,7 +73,8 @@ void MatMulScalar(const float* x, int64_t m, const Matrix& w, const float* bias,
 // machine cannot run that tier. Not thread-safe against running MatMuls.
 bool ForceMatMulTierForTesting(const std::string& tier);
 
-// Whether kFast has an int8 kernel for this weight type on this machine.
+// Whether kFast has its own kernel for this weight type on this machine (int8
+// VNNI for the block formats, AVX512-BF16 for BF16).
 bool HasFastKernel(loader::DType t);
 
 // Whether MatMul runs the AVX-512 kernels (the tier of this machine, unless a

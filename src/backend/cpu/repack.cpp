@@ -110,6 +110,10 @@ void PrepareForPrecision(Matrix& w, MatmulPrecision p) {
     SplitQ4_1Scales(w);
     return;
   }
+  if (p == MatmulPrecision::kFast && w.dtype == DType::kBF16 && HasFastKernel(DType::kBF16)) {
+    w.precision = MatmulPrecision::kFast;  // the rows as stored, read by the bf16 dot kernel (bf16_matmul.h)
+    return;
+  }
   if (p != MatmulPrecision::kFast || w.precision == MatmulPrecision::kFast || !internal::FastFormat(w.dtype)) return;
   if (w.cols % 32 != 0) return;  // kI8Row of any width: the activations are quantized per 32, so it keeps kExact
   Matrix packed;

@@ -13,7 +13,9 @@ namespace pagoda::backend {
 // Puts w into the layout of precision p: for kFast, Q4_0/Q4_1/Q8_0 weights and
 // I8_ROW weights with a multiple of 32 columns are repacked into the 16-row
 // interleaved int8 layout (fast_matmul.h) and w owns the copy; other formats
-// stay as they are and keep the exact path. For kExact, Q4_1 weights get their
+// stay as they are and keep the exact path, except BF16 weights, which keep
+// their rows and take the bf16 dot kernel (bf16_matmul.h) where the CPU has
+// AVX512-BF16. For kExact, Q4_1 weights get their
 // scales first in each row (Matrix::scales_first) where MatMul runs AVX-512.
 void PrepareForPrecision(Matrix& w, MatmulPrecision p);
 
