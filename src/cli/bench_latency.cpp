@@ -43,6 +43,7 @@ struct LatencyOptions {
   bool fast_matmul = false;
   bool pin_threads = false;
   std::string quantization;
+  std::string kv_cache_dtype = "auto";
 };
 
 double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
@@ -78,8 +79,10 @@ int RunLatency(const LatencyOptions& o) {
   const double bw = o.bandwidth_gbs > 0 ? o.bandwidth_gbs : MeasureReadBandwidthGBs(pool, size_t{256} << 20, 0.3);
   const double peak = o.peak_gflops > 0 ? o.peak_gflops : MeasureMatrixGflops(pool, ModelProbeMatrix(m), 128, 0.3);
 
+  auto kv_dtype = backend::ParseKvDType(o.kv_cache_dtype);
+  if (!kv_dtype.ok()) return BenchFail(kv_dtype.status());
   const int64_t blocks_per_seq = (in + out + bs - 1) / bs;
-  backend::KvCache kv(c.num_layers, B * blocks_per_seq, bs, c.num_kv_heads, c.head_dim);
+  backend::KvCache kv(c.num_layers, B * blocks_per_seq, bs, c.num_kv_heads, c.head_dim, *kv_dtype);
   std::vector<std::vector<int32_t>> tables(B);
   for (int64_t b = 0; b < B; ++b)
     for (int64_t i = 0; i < blocks_per_seq; ++i) tables[b].push_back(static_cast<int32_t>(b * blocks_per_seq + i));
@@ -139,7 +142,7 @@ int RunLatency(const LatencyOptions& o) {
   // Bytes: all weights once per step plus the K and V read for every context token;
   // FLOPs: 2 per parameter per token plus attention (QK^T and PV: 4 x heads x head_dim per context token).
   const double wbytes = static_cast<double>(m.weight_bytes()), params = static_cast<double>(m.num_parameters());
-  const double kv_bytes_per_ctx = 2.0 * c.num_layers * c.num_kv_heads * c.head_dim * sizeof(float);
+  const double kv_bytes_per_ctx = 2.0 * c.num_layers * c.num_kv_heads * c.head_dim * backend::KvElemBytes(kv.dtype());
   const double attn_flops_per_ctx = 4.0 * c.num_layers * c.num_heads * c.head_dim;
   double ideal_decode_s = 0;
   for (int64_t s = 1; s < out; ++s) {
@@ -221,6 +224,7 @@ void AddBenchLatencyCommand(CLI::App* bench) {
   cmd->add_option("--json", o->json_path, "Write the figures to this JSON file");
   cmd->add_flag("--pin-threads", o->pin_threads, "Bind this thread and each kernel thread to one CPU (as serve/generate)");
   cmd->add_flag("--fast-matmul", o->fast_matmul, "Int8 activations and VNNI dot products for Q4_0/Q4_1/Q8_0 weights, bf16 dot products for BF16 weights (as serve/generate)");
+  cmd->add_option("--kv-cache-dtype", o->kv_cache_dtype, "KV cache elements: auto (float32), float16 or bfloat16 (as serve/generate)");
   cmd->add_option("--quantization", o->quantization, "Quantize F32/BF16/F16 weights at load (as serve/generate)");
   cmd->callback([o] {
     int rc = RunLatency(*o);

@@ -33,6 +33,7 @@ struct PerplexityBenchOptions {
   int threads = 0;
   bool fast_matmul = false;
   std::string quantization;
+  std::string kv_cache_dtype = "auto";
   std::string json_path;
 };
 
@@ -70,6 +71,9 @@ int RunPerplexity(const PerplexityBenchOptions& o) {
   PerplexityOptions po;
   po.context = o.context;
   po.stride = o.stride;
+  auto kv_dtype = backend::ParseKvDType(o.kv_cache_dtype);
+  if (!kv_dtype.ok()) return BenchFail(kv_dtype.status());
+  po.kv_dtype = *kv_dtype;
   const auto t0 = std::chrono::steady_clock::now();
   auto r = ComputePerplexity(m, pool, ids, po);
   if (!r.ok()) return BenchFail(r.status());
@@ -84,6 +88,7 @@ int RunPerplexity(const PerplexityBenchOptions& o) {
               {"weights", FormatName(wt)},
               {"quantization", o.quantization.empty() ? "none" : o.quantization},
               {"fast_matmul", o.fast_matmul},
+              {"kv_cache_dtype", backend::KvDTypeName(*kv_dtype)},
               {"context", o.context},
               {"stride", o.stride > 0 ? o.stride : o.context},
               {"text_tokens", text_tokens},
@@ -114,6 +119,7 @@ void AddBenchPerplexityCommand(CLI::App* bench) {
   cmd->add_option("--threads", o->threads, "Kernel threads (0 = all cores)");
   cmd->add_flag("--fast-matmul", o->fast_matmul, "Int8 activations and VNNI dot products (block formats), bf16 dot products (BF16 weights), where the weights allow (as serve/generate)");
   cmd->add_option("--quantization", o->quantization, "Quantize F32/BF16/F16 weights at load: none, int8, q8_0, q4_0, q4_1 (as serve/generate)");
+  cmd->add_option("--kv-cache-dtype", o->kv_cache_dtype, "KV cache elements: auto (float32), float16 or bfloat16 (as serve/generate)");
   cmd->add_option("--json", o->json_path, "Write the figures to this JSON file");
   cmd->callback([o] {
     int rc = RunPerplexity(*o);

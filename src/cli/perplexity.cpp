@@ -37,7 +37,7 @@ Result<PerplexityResult> ComputePerplexity(model::Model& m, ThreadPool& pool, co
     if (id < 0 || id >= c.vocab_size) return InvalidArgument("perplexity: token id " + std::to_string(id) + " outside the vocabulary");
 
   const int64_t bs = o.block_size, nblocks = (L + bs - 1) / bs;
-  backend::KvCache kv(c.num_layers, nblocks, bs, c.num_kv_heads, c.head_dim);
+  backend::KvCache kv(c.num_layers, nblocks, bs, c.num_kv_heads, c.head_dim, o.kv_dtype);
   std::vector<int32_t> table(static_cast<size_t>(nblocks));
   for (int64_t i = 0; i < nblocks; ++i) table[i] = static_cast<int32_t>(i);
   std::vector<float> logits(static_cast<size_t>(std::min(o.chunk, L) * c.vocab_size));

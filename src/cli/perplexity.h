@@ -21,6 +21,7 @@ struct PerplexityOptions {
   int64_t stride = 0;       // window start step; 0 = context (windows do not overlap)
   int64_t chunk = 128;      // tokens per forward pass inside a window (bounds logits memory)
   int64_t block_size = 16;  // KV cache block size
+  backend::KvDType kv_dtype = backend::KvDType::kF32;
 };
 
 struct PerplexityResult {

@@ -18,10 +18,10 @@ void AddEngineFlags(CLI::App* cmd, EngineFlags* f, bool model_positional) {
   cmd->add_option("--max-num-batched-tokens", f->max_num_batched_tokens, "Token budget of one step");
   cmd->add_option("--max-model-len", f->max_model_len, "Prompt + output tokens of one request (0 = the model's, at most 8192)");
   cmd->add_flag("--no-prefix-caching", f->no_prefix_caching, "Disable prefix caching");
-  cmd->add_flag("--pin-threads", f->pin_threads, "Bind the engine thread and each kernel thread to one CPU of the allowed set");
-  cmd->add_flag("--fast-matmul", f->fast_matmul,
-                "Q4_0/Q4_1/Q8_0 weights: int8 activations and VNNI dot products; BF16 weights: bf16 activations and AVX512-BF16 dot products (faster; not bit-comparable with the exact path)");
-  cmd->add_option("--quantization", f->quantization, "Quantize F32/BF16/F16 weights at load: none, int8 (per output row), q8_0, q4_0, q4_1 (per 32 values)");
+  cmd->add_flag("--pin-threads", f->pin_threads, kPinThreadsHelp);
+  cmd->add_flag("--fast-matmul", f->fast_matmul, kFastMatmulHelp);
+  cmd->add_option("--quantization", f->quantization, kQuantizationHelp);
+  cmd->add_option("--kv-cache-dtype", f->kv_cache_dtype, kKvCacheDtypeHelp);
 }
 
 Result<std::unique_ptr<engine::Engine>> CreateEngine(const EngineFlags& f, bool log_stats) {
@@ -39,6 +39,7 @@ Result<std::unique_ptr<engine::Engine>> CreateEngine(const EngineFlags& f, bool 
   c.fast_matmul = f.fast_matmul;
   c.pin_threads = f.pin_threads;
   c.quantization = f.quantization;
+  c.kv_cache_dtype = f.kv_cache_dtype;
   return engine::Engine::Create(c);
 }
 

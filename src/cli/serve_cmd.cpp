@@ -16,6 +16,7 @@
 
 #include "backend/cpu/kernel_info.h"
 #include "cli/commands.h"
+#include "cli/request_json.h"
 #include "common/logging.h"
 #include "engine/engine.h"
 #include "server/api_server.h"
@@ -40,6 +41,10 @@ struct ServeOptions {
   int threads = 0;
   int block_size = 16;
   bool no_prefix_caching = false;
+  bool fast_matmul = false;
+  bool pin_threads = false;
+  std::string quantization;
+  std::string kv_cache_dtype = "auto";
   double shutdown_grace_s = 5;
   int64_t max_request_body_bytes = 16 << 20;
   double poll_interval_ms = 2;
@@ -103,6 +108,10 @@ int RunServe(const ServeOptions& o) {
   ec.max_num_batched_tokens = o.max_num_batched_tokens;
   ec.max_model_len = o.max_model_len;
   ec.enable_prefix_caching = !o.no_prefix_caching;
+  ec.fast_matmul = o.fast_matmul;
+  ec.pin_threads = o.pin_threads;
+  ec.quantization = o.quantization;
+  ec.kv_cache_dtype = o.kv_cache_dtype;
   ec.log_stats = false;  // the server logs its own periodic engine line
   if (Status st = ec.Validate(); !st.ok()) return Fail(st);
   auto engine = engine::Engine::Create(ec);
@@ -181,6 +190,10 @@ void AddServeCommand(CLI::App& app) {
   cmd->add_option("--threads", o->threads, "Kernel threads (0: all cores)");
   cmd->add_option("--block-size", o->block_size, "KV cache block size in tokens")->check(CLI::Range(1, 1024));
   cmd->add_flag("--no-prefix-caching", o->no_prefix_caching, "Disable prefix caching");
+  cmd->add_flag("--fast-matmul", o->fast_matmul, kFastMatmulHelp);
+  cmd->add_option("--quantization", o->quantization, kQuantizationHelp);
+  cmd->add_option("--kv-cache-dtype", o->kv_cache_dtype, kKvCacheDtypeHelp);
+  cmd->add_flag("--pin-threads", o->pin_threads, kPinThreadsHelp);
   cmd->add_option("--shutdown-grace", o->shutdown_grace_s, "Seconds in-flight requests get on SIGINT/SIGTERM");
   cmd->add_option("--max-request-body-bytes", o->max_request_body_bytes, "Larger bodies get 413")
       ->check(CLI::PositiveNumber);

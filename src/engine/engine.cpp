@@ -41,6 +41,7 @@ Status EngineConfig::Validate() const {
   if (max_num_batched_tokens < 1) return InvalidArgument("max_num_batched_tokens must be at least 1");
   if (max_model_len < 0) return InvalidArgument("max_model_len must be non-negative");
   if (kv_cache_memory < 0) return InvalidArgument("kv_cache_memory must be non-negative");
+  if (auto t = backend::ParseKvDType(kv_cache_dtype); !t.ok()) return t.status();
   return Status::Ok();
 }
 
@@ -582,7 +583,8 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& config) {
                            std::to_string(mc.max_position_embeddings) + ")");
 
   // KV cache sizing.
-  const size_t per_block = backend::KvCache::BytesPerBlock(mc.num_layers, config.block_size, mc.num_kv_heads, mc.head_dim);
+  PAGODA_ASSIGN_OR_RETURN(const backend::KvDType kv_dtype, backend::ParseKvDType(config.kv_cache_dtype));
+  const size_t per_block = backend::KvCache::BytesPerBlock(mc.num_layers, config.block_size, mc.num_kv_heads, mc.head_dim, kv_dtype);
   int64_t budget = config.kv_cache_memory;
   if (budget == 0) budget = std::min<int64_t>(MemAvailableBytes() * 4 / 10, int64_t{4} << 30);
   const int64_t blocks = budget / static_cast<int64_t>(per_block);
@@ -610,6 +612,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& config) {
   rc.num_blocks = impl->num_blocks;
   rc.eos_token_ids = impl->eos_ids;
   rc.max_model_len = impl->max_model_len;
+  rc.kv_dtype = kv_dtype;
   impl->runner = std::make_unique<runner::ModelRunner>(*impl->model, rc, *impl->pool);
 
   auto engine = std::unique_ptr<Engine>(new Engine(std::move(impl)));
@@ -747,11 +750,11 @@ std::string Engine::Describe() const {
   const int64_t tokens = static_cast<int64_t>(im.num_blocks - 1) * im.config.block_size;
   char buf[512];
   std::snprintf(buf, sizeof(buf),
-                "%s (%s, %.1fM params, %s) | KV cache %d blocks x %d tokens = %lld tokens (%.1f MiB), max concurrency %.1f at "
+                "%s (%s, %.1fM params, %s) | KV cache %d blocks x %d tokens = %lld tokens (%.1f MiB, %s), max concurrency %.1f at "
                 "max_model_len %d | %d threads",
                 im.config.model.c_str(), loader::ArchitectureName(c.arch), im.model->num_parameters() / 1e6, im.files->format().c_str(),
                 im.num_blocks, im.config.block_size, static_cast<long long>(tokens), im.runner->kv_cache().bytes() / 1048576.0,
-                static_cast<double>(tokens) / im.max_model_len, im.max_model_len, im.pool->num_threads());
+                backend::KvDTypeName(im.runner->kv_cache().dtype()), static_cast<double>(tokens) / im.max_model_len, im.max_model_len, im.pool->num_threads());
   return buf;
 }
 

@@ -42,6 +42,7 @@ struct EngineConfig {
   bool fast_matmul = false;          // int8-activation VNNI matmuls for Q4_0/Q4_1/Q8_0/int8 weights
   bool pin_threads = false;          // bind the engine thread and each kernel worker to one CPU
   std::string quantization;          // "", "none", "int8" (per output row), "q8_0", "q4_0" or "q4_1": quantize F32/BF16/F16 weights at load
+  std::string kv_cache_dtype = "auto";  // "auto" (float32), "float16", "bfloat16" (backend::ParseKvDType)
 
   Status Validate() const;
 };

@@ -39,7 +39,8 @@ core::SampleLogprobs ToLogprobs(const sample::SampleResult& r) {
 ModelRunner::ModelRunner(model::Model& model, const RunnerConfig& config, ThreadPool& pool)
     : model_(model), config_(config), pool_(pool), sampler_(sample::SamplerConfig{}, &pool) {
   const auto& c = model.config();
-  kv_ = std::make_unique<backend::KvCache>(c.num_layers, config.num_blocks, config.block_size, c.num_kv_heads, c.head_dim);
+  kv_ = std::make_unique<backend::KvCache>(c.num_layers, config.num_blocks, config.block_size, c.num_kv_heads, c.head_dim,
+                                             config.kv_dtype);
 }
 
 Result<core::ModelRunnerOutput> ModelRunner::Execute(const core::SchedulerOutput& out) {

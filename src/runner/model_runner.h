@@ -27,6 +27,7 @@ struct RunnerConfig {
   // request's max_tokens, the runner sizes a request's token list and block
   // table once when it arrives, so later decode steps do not grow them.
   int max_model_len = 0;
+  backend::KvDType kv_dtype = backend::KvDType::kF32;  // element type of the KV cache
 };
 
 // The sampled token first, then the top candidates (vLLM's logprobs layout).

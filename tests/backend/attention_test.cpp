@@ -1,8 +1,11 @@
 #include "backend/cpu/attention.h"
 
+#include "loader/dtype.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -121,6 +124,85 @@ TEST(PagedAttentionTest, LongContextsAreBlockSizeInvariant) {
   }
 }
 
+// 16-bit KV caches: what is stored is each value rounded to nearest even (the
+// loader's F32ToF16 / F32ToBf16 bit for bit, on the vector path and the scalar
+// tail alike, specials included), and attention over them matches the naive
+// reference computed on the rounded K and V, on the AVX-512 head dims and the
+// generic path, bit-identical whatever the block size.
+TEST(KvCacheTest, SixteenBitCachesRoundToNearestEven) {
+  std::vector<float> vals = {0.0f, -0.0f, 1.0f, -2.5f, 65504.0f, 65520.0f, 1e6f, -1e-8f, 6.0e-8f, 3e-5f, 1.0009765625f, 1.00048828125f,
+                             std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                             std::numeric_limits<float>::quiet_NaN(), 1e-40f, 3.3895314e38f, 1.00390625f, 1.01171875f};
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0.0f, 3.0f);
+  while (vals.size() < 16 * 9 + 5) vals.push_back(nd(rng));
+  const int64_t stride = static_cast<int64_t>(vals.size());  // one KV head of this many dims: 9 vectors and a scalar tail
+  for (KvDType t : {KvDType::kF16, KvDType::kBF16}) {
+    KvCache c(1, 2, 1, 1, stride, t);
+    const int64_t slot = 1;
+    WriteKv(vals.data(), vals.data(), &slot, 1, c, 0);
+    const uint16_t* k = static_cast<const uint16_t*>(c.key_data(0)) + slot * stride;
+    std::vector<float> back(stride);
+    ReadKvRow(c, c.value_data(0), slot, back.data());
+    for (int64_t i = 0; i < stride; ++i) {
+      const uint16_t want = t == KvDType::kF16 ? loader::F32ToF16(vals[i]) : loader::F32ToBf16(vals[i]);
+      ASSERT_EQ(k[i], want) << KvDTypeName(t) << " value " << vals[i] << " at " << i;
+      const float wide = t == KvDType::kF16 ? loader::F16ToF32(want) : loader::Bf16ToF32(want);
+      if (std::isnan(wide)) ASSERT_TRUE(std::isnan(back[i]));
+      else ASSERT_EQ(back[i], wide);
+    }
+  }
+  EXPECT_EQ(KvCache::BytesPerBlock(2, 16, 3, 64, KvDType::kF16) * 2, KvCache::BytesPerBlock(2, 16, 3, 64));
+  EXPECT_FALSE(ParseKvDType("fp8").ok());
+  EXPECT_EQ(*ParseKvDType("auto"), KvDType::kF32);
+  EXPECT_EQ(*ParseKvDType("bf16"), KvDType::kBF16);
+}
+
+TEST(PagedAttentionTest, SixteenBitCachesMatchTheReferenceOnRoundedKv) {
+  std::mt19937 rng(21);
+  std::normal_distribution<float> nd;
+  ThreadPool pool(2);
+  for (KvDType t : {KvDType::kF16, KvDType::kBF16}) {
+    for (int64_t D : {64, 24}) {
+      const int64_t H = 6, KVH = 2, len = 150, qlen = 3;
+      std::vector<float> k(len * KVH * D), v(len * KVH * D), q(qlen * H * D);
+      for (auto* a : {&k, &v, &q})
+        for (float& x : *a) x = nd(rng);
+      std::vector<float> kr(k.size()), vr(v.size());
+      for (size_t i = 0; i < k.size(); ++i) {
+        kr[i] = t == KvDType::kF16 ? loader::F16ToF32(loader::F32ToF16(k[i])) : loader::Bf16ToF32(loader::F32ToBf16(k[i]));
+        vr[i] = t == KvDType::kF16 ? loader::F16ToF32(loader::F32ToF16(v[i])) : loader::Bf16ToF32(loader::F32ToBf16(v[i]));
+      }
+      std::vector<float> first;
+      for (int64_t bs : {16, 1, 7}) {
+        const int64_t nblocks = (len + bs - 1) / bs;
+        KvCache cache(1, nblocks + 1, bs, KVH, D, t);
+        std::vector<int32_t> table;
+        for (int64_t b = 0; b < nblocks; ++b) table.push_back(static_cast<int32_t>(nblocks - b));
+        std::vector<int64_t> slots;
+        for (int64_t p = 0; p < len; ++p) slots.push_back(static_cast<int64_t>(table[p / bs]) * bs + p % bs);
+        WriteKv(k.data(), v.data(), slots.data(), len, cache, 0);
+        std::vector<AttentionSeq> seqs = {{0, static_cast<int32_t>(qlen), static_cast<int32_t>(len), table.data()}};
+        std::vector<float> out(qlen * H * D);
+        PagedAttention(pool, q.data(), cache, 0, seqs, H, 0.2f, 0, 0.0f, out.data());
+        if (first.empty()) {
+          first = out;
+          auto ref = Naive(q, kr, vr, len, len - qlen, H, KVH, D, 0.2f, 0);
+          auto unrounded = Naive(q, k, v, len, len - qlen, H, KVH, D, 0.2f, 0);
+          double worst = 0;
+          for (size_t i = 0; i < ref.size(); ++i) {
+            ASSERT_NEAR(out[i], ref[i], 2e-5) << KvDTypeName(t) << " D " << D << " i " << i;
+            worst = std::max(worst, std::fabs(unrounded[i] - ref[i]));
+          }
+          EXPECT_GT(worst, 2e-5) << "the rounding should be visible against the float32 K/V";
+        } else {
+          ASSERT_EQ(out, first) << KvDTypeName(t) << " D " << D << " block size " << bs;
+        }
+      }
+    }
+  }
+}
+
 TEST(KvCacheTest, CopyBlockCopiesEveryLayer) {
   KvCache c(3, 4, 2, 1, 4);
   for (int64_t l = 0; l < 3; ++l) {
@@ -132,6 +214,10 @@ TEST(KvCacheTest, CopyBlockCopiesEveryLayer) {
     EXPECT_EQ(c.key(l)[3 * 2 * 4 + 3], l + 1.0f);
     EXPECT_EQ(c.value(l)[3 * 2 * 4 + 5], l + 10.0f);
   }
+  KvCache h(3, 4, 2, 1, 4, KvDType::kF16);
+  for (int64_t l = 0; l < 3; ++l) static_cast<uint16_t*>(h.value_data(l))[1 * 2 * 4 + 5] = static_cast<uint16_t>(l + 100);
+  h.CopyBlock(1, 3);
+  for (int64_t l = 0; l < 3; ++l) EXPECT_EQ(static_cast<const uint16_t*>(h.value_data(l))[3 * 2 * 4 + 5], l + 100);
 }
 
 TEST(RopeTest, RotatesPairsAcrossHalves) {

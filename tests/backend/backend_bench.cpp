@@ -110,10 +110,11 @@ int main(int argc, char** argv) {
       std::printf("attention ctx=%-5lld q=%-5lld %8.3f ms\n", static_cast<long long>(ctx), static_cast<long long>(qlen), sec * 1e3);
     }
   }
-  // Batched decode: 64 sequences, one query row each, over 64 cached tokens each.
-  {
+  // Batched decode: 64 sequences, one query row each, over 64 cached tokens each,
+  // for each KV cache element type.
+  for (KvDType kvt : {KvDType::kF32, KvDType::kF16, KvDType::kBF16}) {
     const int64_t nseq = 64, ctx = 64;
-    KvCache cache(1, nseq * ctx / bs, bs, KVH, D);
+    KvCache cache(1, nseq * ctx / bs, bs, KVH, D, kvt);
     std::vector<float> kv(nseq * ctx * KVH * D, 0.1f);
     std::vector<int64_t> slots(nseq * ctx);
     for (int64_t p = 0; p < nseq * ctx; ++p) slots[p] = p;
@@ -125,7 +126,8 @@ int main(int argc, char** argv) {
       seqs.push_back({static_cast<int32_t>(s), 1, static_cast<int32_t>(ctx), table.data() + s * (ctx / bs)});
     std::vector<float> q(nseq * H * D, 0.2f), out(nseq * H * D);
     double sec = MedianSeconds(50, [&] { PagedAttention(pool, q.data(), cache, 0, seqs, H, 0.125f, 0, 0.0f, out.data()); });
-    std::printf("attention %lld seqs x ctx=%lld q=1 %8.3f ms\n", static_cast<long long>(nseq), static_cast<long long>(ctx), sec * 1e3);
+    std::printf("attention %lld seqs x ctx=%lld q=1, %s KV %8.3f ms\n", static_cast<long long>(nseq), static_cast<long long>(ctx),
+                KvDTypeName(kvt), sec * 1e3);
   }
   return 0;
 }

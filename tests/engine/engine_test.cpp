@@ -231,6 +231,45 @@ TEST(EngineTest, RefusesCacheThatCannotHoldOneRequest) {
   EXPECT_NE(engine.status().message().find("max_model_len=512"), std::string::npos) << engine.status().message();
 }
 
+// --kv-cache-dtype: a 16-bit cache holds twice the blocks in the same memory,
+// says so, and serves requests to the end (its numerics: attention_test); an
+// unknown name is refused with the accepted ones.
+TEST(EngineTest, SixteenBitKvCacheHoldsTwiceTheBlocks) {
+  EngineConfig cfg;
+  cfg.model = kStories;
+  cfg.max_model_len = 256;
+  cfg.kv_cache_memory = 4 << 20;
+  auto f32 = Engine::Create(cfg);
+  ASSERT_TRUE(f32.ok()) << f32.status().ToString();
+  cfg.kv_cache_dtype = "float16";
+  auto f16 = Engine::Create(cfg);
+  ASSERT_TRUE(f16.ok()) << f16.status().ToString();
+  EXPECT_GE((*f16)->num_kv_blocks(), 2 * (*f32)->num_kv_blocks());  // floor(memory / half the block bytes)
+  EXPECT_LE((*f16)->num_kv_blocks(), 2 * (*f32)->num_kv_blocks() + 1);
+  EXPECT_NE((*f16)->Describe().find("float16"), std::string::npos) << (*f16)->Describe();
+  const std::vector<int32_t> prompt = (*f16)->tokenizer()->Encode("Once upon a time");
+  std::vector<std::unique_ptr<RequestHandle>> hs;
+  for (int i = 0; i < 4; ++i) {
+    auto h = (*f16)->AddRequest(prompt, Greedy(24));
+    ASSERT_TRUE(h.ok());
+    hs.push_back(std::move(*h));
+  }
+  auto ref = (*f32)->AddRequest(prompt, Greedy(24));
+  ASSERT_TRUE(ref.ok());
+  const std::vector<int32_t> want = Collect(**ref);
+  for (auto& h : hs) {
+    const std::vector<int32_t> got = Collect(*h);
+    ASSERT_EQ(got.size(), 24u);
+    EXPECT_EQ(got[0], want[0]) << "the first token comes from the same prompt logits up to KV rounding";
+  }
+  EXPECT_EQ((*f16)->Stats().kv_blocks_in_use, 0);
+  cfg.kv_cache_dtype = "fp8";
+  auto bad = Engine::Create(cfg);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("fp8"), std::string::npos) << bad.status().message();
+  EXPECT_NE(bad.status().message().find("bfloat16"), std::string::npos) << bad.status().message();
+}
+
 TEST(EngineTest, StopStringsAndStreamedTextJoinToDecode) {
   EngineConfig cfg;
   cfg.model = kStories;

@@ -10,6 +10,7 @@
 #include "backend/cpu/vec_math_avx512.h"
 #include "common/check.h"
 #include "common/cpu_features.h"
+#include "loader/dtype.h"
 
 namespace pagoda::backend {
 
@@ -80,15 +81,72 @@ Kernels PickKernels(int64_t head_dim) {
 
 const char* AttentionKernelName() { return UseAvx512() ? "flash-avx512" : "flash-scalar"; }
 
+namespace {
+
+// float32 -> the cache's 16-bit type, rounded to nearest even: loader's
+// F32ToF16 / F32ToBf16, or the AVX-512 conversions that give the same bits
+// (vcvtps2ph with round-to-nearest; bf16 by the same integer rounding as F32ToBf16).
+void ToHalf16Scalar(KvDType t, const float* x, int64_t n, uint16_t* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = t == KvDType::kF16 ? loader::F32ToF16(x[i]) : loader::F32ToBf16(x[i]);
+}
+
+#if defined(__x86_64__)
+PAGODA_ATTN_AVX512 inline __m256i Bf16Of(__m512 v) {
+  const __m512i bits = _mm512_castps_si512(v);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+  __m512i r = _mm512_srli_epi32(_mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+  // NaN stays NaN (quiet bit set), as F32ToBf16.
+  const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+  r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(0x40)));
+  return _mm512_cvtepi32_epi16(r);
+}
+
+PAGODA_ATTN_AVX512 void ToHalf16Avx512(KvDType t, const float* x, int64_t n, uint16_t* out) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 v = _mm512_loadu_ps(x + i);
+    const __m256i h = t == KvDType::kF16 ? _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC) : Bf16Of(v);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), h);
+  }
+  ToHalf16Scalar(t, x + i, n - i, out + i);
+}
+#endif
+
+void ToHalf16(KvDType t, const float* x, int64_t n, uint16_t* out) {
+#if defined(__x86_64__)
+  if (UseAvx512()) return ToHalf16Avx512(t, x, n, out);
+#endif
+  ToHalf16Scalar(t, x, n, out);
+}
+
+}  // namespace
+
 void WriteKv(const float* k, const float* v, const int64_t* slot_mapping, int64_t num_tokens, KvCache& cache, int64_t layer) {
   const int64_t stride = cache.slot_stride();
-  float* kc = cache.key(layer);
-  float* vc = cache.value(layer);
-  for (int64_t t = 0; t < num_tokens; ++t) {
-    const int64_t slot = slot_mapping[t];
+  const KvDType t = cache.dtype();
+  for (int64_t i = 0; i < num_tokens; ++i) {
+    const int64_t slot = slot_mapping[i];
     if (slot < 0) continue;  // padding
-    std::memcpy(kc + slot * stride, k + t * stride, stride * sizeof(float));
-    std::memcpy(vc + slot * stride, v + t * stride, stride * sizeof(float));
+    if (t == KvDType::kF32) {
+      std::memcpy(cache.key(layer) + slot * stride, k + i * stride, stride * sizeof(float));
+      std::memcpy(cache.value(layer) + slot * stride, v + i * stride, stride * sizeof(float));
+    } else {
+      ToHalf16(t, k + i * stride, stride, static_cast<uint16_t*>(cache.key_data(layer)) + slot * stride);
+      ToHalf16(t, v + i * stride, stride, static_cast<uint16_t*>(cache.value_data(layer)) + slot * stride);
+    }
+  }
+}
+
+void ReadKvRow(const KvCache& cache, const void* base, int64_t slot, float* out) {
+  const int64_t stride = cache.slot_stride();
+  switch (cache.dtype()) {
+    case KvDType::kF32: std::memcpy(out, static_cast<const float*>(base) + slot * stride, stride * sizeof(float)); return;
+    case KvDType::kF16:
+      for (int64_t i = 0; i < stride; ++i) out[i] = loader::F16ToF32(static_cast<const uint16_t*>(base)[slot * stride + i]);
+      return;
+    case KvDType::kBF16:
+      for (int64_t i = 0; i < stride; ++i) out[i] = loader::Bf16ToF32(static_cast<const uint16_t*>(base)[slot * stride + i]);
+      return;
   }
 }
 
@@ -106,12 +164,21 @@ struct AttnItem {
 };
 
 struct AttnParams {
-  const float* kc;
-  const float* vc;
+  const void* kc;  // elements of kv (float32, or float16/bfloat16 widened on load)
+  const void* vc;
   int64_t D, bs, stride;
   float scale, softcap;
   Kernels kern;
+  KvDType kv;
 };
+
+// Row `off` (in elements) of a cache layer as float32 into out[n] (the generic path).
+inline const float* KvRow(const AttnParams& p, const void* base, int64_t off, float* out) {
+  if (p.kv == KvDType::kF32) return static_cast<const float*>(base) + off;
+  const uint16_t* h = static_cast<const uint16_t*>(base) + off;
+  for (int64_t i = 0; i < p.D; ++i) out[i] = p.kv == KvDType::kF16 ? loader::F16ToF32(h[i]) : loader::Bf16ToF32(h[i]);
+  return out;
+}
 
 // Scores of chunk keys [0, nc) -> probabilities, updating the running max and sum;
 // returns alpha (the rescale factor of what was accumulated before).
@@ -134,6 +201,9 @@ void AttendGeneric(const AttnParams& p, const AttnItem& it) {
   float mx[kMaxGroup], sum[kMaxGroup], alpha[kMaxGroup];
   const float* kp[kKeyChunk];
   const float* vp[kKeyChunk];
+  // 16-bit caches: the chunk's K and V rows widened to float32 here.
+  thread_local std::vector<float> wide;
+  if (p.kv != KvDType::kF32) wide.resize(static_cast<size_t>(2 * kKeyChunk * D));
   for (int64_t hq = 0; hq < it.nh; ++hq) {
     mx[hq] = -INFINITY;
     sum[hq] = 0;
@@ -144,8 +214,8 @@ void AttendGeneric(const AttnParams& p, const AttnItem& it) {
     for (int64_t j = 0; j < nc; ++j) {
       const int64_t pp = c0 + j;
       const int64_t slot = static_cast<int64_t>(it.block_table[pp / p.bs]) * p.bs + pp % p.bs;
-      kp[j] = p.kc + slot * p.stride + it.g * D;
-      vp[j] = p.vc + slot * p.stride + it.g * D;
+      kp[j] = KvRow(p, p.kc, slot * p.stride + it.g * D, wide.data() + j * D);
+      vp[j] = KvRow(p, p.vc, slot * p.stride + it.g * D, wide.data() + (kKeyChunk + j) * D);
     }
     for (int64_t j = 0; j < nc; ++j) {
       for (int64_t hq = 0; hq < it.nh; ++hq) {
@@ -190,7 +260,18 @@ PAGODA_TARGET_AVX512_MATH inline void SoftmaxChunk512(float* sc, int64_t nc, flo
 // dot in order + reduce_add; axpy as fmadd(p, v, o); scale as mul), with the
 // queries and the output accumulators of up to NH heads of head_dim 16 * DV
 // held in registers for the whole walk.
-template <int DV, int NH>
+template <KvDType E>
+PAGODA_ATTN_AVX512 inline __m512 LoadKv(const void* base, int64_t off) {
+  if constexpr (E == KvDType::kF32) {
+    return _mm512_loadu_ps(static_cast<const float*>(base) + off);
+  } else {
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(base) + off));
+    if constexpr (E == KvDType::kF16) return _mm512_cvtph_ps(h);
+    else return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+}
+
+template <int DV, int NH, KvDType E>
 PAGODA_ATTN_AVX512 void AttendRegs(const AttnParams& p, const AttnItem& it, int64_t nh) {
   constexpr int64_t D = 16 * DV;
   __m512 qr[NH][DV], o[NH][DV];
@@ -201,7 +282,7 @@ PAGODA_ATTN_AVX512 void AttendRegs(const AttnParams& p, const AttnItem& it, int6
     }
   float sc[NH][kKeyChunk];
   float mx[NH], sum[NH], alpha[NH];
-  const float* vp[kKeyChunk];
+  int64_t vp[kKeyChunk];  // element offsets of the chunk's V rows
   for (int h = 0; h < nh; ++h) {
     mx[h] = -INFINITY;
     sum[h] = 0;
@@ -211,10 +292,10 @@ PAGODA_ATTN_AVX512 void AttendRegs(const AttnParams& p, const AttnItem& it, int6
     for (int64_t j = 0; j < nc; ++j) {
       const int64_t pp = c0 + j;
       const int64_t slot = static_cast<int64_t>(it.block_table[pp / p.bs]) * p.bs + pp % p.bs;
-      const float* kp = p.kc + slot * p.stride + it.g * D;
-      vp[j] = p.vc + slot * p.stride + it.g * D;
+      const int64_t off = slot * p.stride + it.g * D;
+      vp[j] = off;
       __m512 kr[DV];
-      for (int d = 0; d < DV; ++d) kr[d] = _mm512_loadu_ps(kp + 16 * d);
+      for (int d = 0; d < DV; ++d) kr[d] = LoadKv<E>(p.kc, off + 16 * d);
       for (int h = 0; h < nh; ++h) {
         __m512 acc = _mm512_setzero_ps();
         for (int d = 0; d < DV; ++d) acc = _mm512_fmadd_ps(qr[h][d], kr[d], acc);
@@ -232,7 +313,7 @@ PAGODA_ATTN_AVX512 void AttendRegs(const AttnParams& p, const AttnItem& it, int6
     }
     for (int64_t j = 0; j < nc; ++j) {
       __m512 vr[DV];
-      for (int d = 0; d < DV; ++d) vr[d] = _mm512_loadu_ps(vp[j] + 16 * d);
+      for (int d = 0; d < DV; ++d) vr[d] = LoadKv<E>(p.vc, vp[j] + 16 * d);
       for (int h = 0; h < nh; ++h) {
         const __m512 pj = _mm512_set1_ps(sc[h][j]);
         for (int d = 0; d < DV; ++d) o[h][d] = _mm512_fmadd_ps(pj, vr[d], o[h][d]);
@@ -249,29 +330,39 @@ PAGODA_ATTN_AVX512 void AttendRegs(const AttnParams& p, const AttnItem& it, int6
 template <int DV>
 constexpr int kRegHeads = DV <= 2 ? 6 : DV <= 4 ? 3 : 1;
 
-template <int DV>
+template <int DV, KvDType E>
 PAGODA_ATTN_AVX512 void AttendAvx512(const AttnParams& p, AttnItem it) {
   constexpr int NH = kRegHeads<DV>;
   for (int64_t h = 0; h < it.nh; h += NH) {
     AttnItem sub = it;
     sub.q = it.q + h * p.D;
     sub.out = it.out + h * p.D;
-    AttendRegs<DV, NH>(p, sub, std::min<int64_t>(NH, it.nh - h));
+    AttendRegs<DV, NH, E>(p, sub, std::min<int64_t>(NH, it.nh - h));
   }
 }
 #endif
 
 using AttendFn = void (*)(const AttnParams&, AttnItem);
 
-AttendFn PickAttend(int64_t D) {
+#if defined(__x86_64__)
+template <KvDType E>
+AttendFn PickAttendAvx512(int64_t D) {
+  switch (D) {
+    case 32: return AttendAvx512<2, E>;
+    case 64: return AttendAvx512<4, E>;
+    case 128: return AttendAvx512<8, E>;
+    default: return nullptr;
+  }
+}
+#endif
+
+AttendFn PickAttend(int64_t D, KvDType kv) {
 #if defined(__x86_64__)
   if (UseAvx512()) {
-    switch (D) {
-      case 32: return AttendAvx512<2>;
-      case 64: return AttendAvx512<4>;
-      case 128: return AttendAvx512<8>;
-      default: break;
-    }
+    AttendFn f = kv == KvDType::kF32 ? PickAttendAvx512<KvDType::kF32>(D)
+               : kv == KvDType::kF16 ? PickAttendAvx512<KvDType::kF16>(D)
+                                     : PickAttendAvx512<KvDType::kBF16>(D);
+    if (f != nullptr) return f;
   }
 #endif
   return [](const AttnParams& p, AttnItem it) { AttendGeneric(p, it); };
@@ -291,8 +382,9 @@ void PagedAttention(ThreadPool& pool, const float* q, const KvCache& cache, int6
   const int64_t kvh = cache.num_kv_heads();
   const int64_t group = num_heads / kvh;
   PAGODA_CHECK(group <= kMaxGroup);
-  const AttnParams params{cache.key(layer), cache.value(layer), D, cache.block_size(), cache.slot_stride(), scale, softcap, PickKernels(D)};
-  const AttendFn attend = PickAttend(D);
+  const AttnParams params{cache.key_data(layer), cache.value_data(layer), D, cache.block_size(), cache.slot_stride(), scale, softcap,
+                          PickKernels(D), cache.dtype()};
+  const AttendFn attend = PickAttend(D, cache.dtype());
   int64_t total_rows = 0;
   for (const AttentionSeq& s : seqs) total_rows += s.query_len;
   // Heads per item: the whole group, or fewer so that every thread gets several items.

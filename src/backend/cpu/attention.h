@@ -21,8 +21,13 @@ struct AttentionSeq {
   const int32_t* block_table = nullptr;  // ceil(context_len / block_size) block ids
 };
 
-// k, v: [num_tokens, num_kv_heads * head_dim]; row t goes to slot slot_mapping[t].
+// k, v: [num_tokens, num_kv_heads * head_dim]; row t goes to slot slot_mapping[t]
+// (rounded to nearest even for a 16-bit cache).
 void WriteKv(const float* k, const float* v, const int64_t* slot_mapping, int64_t num_tokens, KvCache& cache, int64_t layer);
+
+// The slot's row of one layer's K or V storage (cache.key_data / value_data) as
+// float32 into out[num_kv_heads * head_dim].
+void ReadKvRow(const KvCache& cache, const void* base, int64_t slot, float* out);
 
 // q, out: [num_tokens, num_heads * head_dim]. sliding_window 0 = full; a query at
 // position p sees keys at positions in (p - sliding_window, p].
