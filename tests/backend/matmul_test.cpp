@@ -145,6 +145,41 @@ TEST(MatMulTest, Bf16FastPathRoundsActivationsAndIsBatchInvariant) {
   }
 }
 
+// RMSNorm's vector path and the portable loop give the same bits (the sum of
+// squares in double over the same 8 lanes and tree), with and without the
+// residual add and the weight offset, on every tail length; both within float
+// rounding of a double reference.
+TEST(OpsTest, RmsNormVectorAndPortablePathsAgreeBitForBit) {
+  std::mt19937 rng(29);
+  std::normal_distribution<float> nd(0.0f, 2.0f);
+  ThreadPool pool(2);
+  for (int64_t n : {1, 7, 8, 9, 16, 31, 576, 643}) {
+    const int64_t rows = 3;
+    std::vector<float> x(rows * n), r(rows * n), w(n);
+    for (float& v : x) v = nd(rng);
+    for (float& v : r) v = nd(rng);
+    for (float& v : w) v = nd(rng);
+    for (bool residual : {false, true}) {
+      for (bool offset : {false, true}) {
+        std::vector<float> xa = x, xb = x, ya(rows * n), yb(rows * n);
+        AddRmsNorm(pool, xa.data(), residual ? r.data() : nullptr, w.data(), 1e-6f, offset, rows, n, ya.data());
+        AddRmsNormPortable(xb.data(), residual ? r.data() : nullptr, w.data(), 1e-6f, offset, rows, n, yb.data());
+        ASSERT_EQ(xa, xb) << "n=" << n;
+        ASSERT_EQ(ya, yb) << "n=" << n << " residual " << residual << " offset " << offset;
+        for (int64_t i = 0; i < rows; ++i) {
+          double ss = 0;
+          for (int64_t j = 0; j < n; ++j) ss += static_cast<double>(xa[i * n + j]) * xa[i * n + j];
+          const double inv = 1.0 / std::sqrt(ss / n + 1e-6);
+          for (int64_t j = 0; j < n; ++j) {
+            const double want = xa[i * n + j] * inv * (offset ? 1.0 + w[j] : w[j]);
+            ASSERT_NEAR(ya[i * n + j], want, 1e-5 * (std::fabs(want) + 1e-3)) << "n=" << n;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(OpsTest, NormsAndActivations) {
   ThreadPool pool(2);
   std::vector<float> x = {1, 2, 3, 4}, w = {1, 1, 2, 0.5f}, y(4);

@@ -23,17 +23,60 @@ float ActScalar(ActKind act, float v) {
 namespace {
 
 // One row: optionally x += r first (the residual), then y = x / rms(x) * w.
-inline void RmsNormRow(float* x, const float* r, const float* w, float eps, bool weight_offset, int64_t n, float* y) {
-  double ss = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    if (r) x[i] += r[i];
-    ss += static_cast<double>(x[i]) * x[i];
-  }
-  const float inv = 1.0f / std::sqrt(static_cast<float>(ss / n) + eps);
+// The sum of squares is taken in double over 8 lanes (lane l: elements i with
+// i % 8 == l; each square is exact in double), then the lanes in a fixed tree,
+// on both paths below, so they give the same bits.
+inline double LaneTree8(const double* a) { return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])); }
+
+inline void NormalizeRow(const float* x, const float* w, float inv, bool weight_offset, int64_t n, float* y) {
   for (int64_t i = 0; i < n; ++i) {
     float wv = weight_offset ? 1.0f + w[i] : w[i];
     y[i] = (x[i] * inv) * wv;
   }
+}
+
+void RmsNormRowScalar(float* x, const float* r, const float* w, float eps, bool weight_offset, int64_t n, float* y) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int64_t i = 0; i < n; ++i) {
+    if (r) x[i] += r[i];
+    acc[i % 8] += static_cast<double>(x[i]) * x[i];
+  }
+  const float inv = 1.0f / std::sqrt(static_cast<float>(LaneTree8(acc) / n) + eps);
+  NormalizeRow(x, w, inv, weight_offset, n, y);
+}
+
+#if defined(__x86_64__)
+PAGODA_TARGET_AVX512_MATH void RmsNormRowAvx512(float* x, const float* r, const float* w, float eps, bool weight_offset, int64_t n, float* y) {
+  __m512d acc = _mm512_setzero_pd();
+  for (int64_t i = 0; i < n; i += 8) {
+    const __mmask8 m = n - i >= 8 ? static_cast<__mmask8>(0xFF) : static_cast<__mmask8>((1u << (n - i)) - 1);
+    __m256 v = _mm256_maskz_loadu_ps(m, x + i);
+    if (r) {
+      v = _mm256_add_ps(v, _mm256_maskz_loadu_ps(m, r + i));
+      _mm256_mask_storeu_ps(x + i, m, v);
+    }
+    const __m512d d = _mm512_cvtps_pd(v);
+    acc = _mm512_add_pd(acc, _mm512_mul_pd(d, d));  // masked lanes add 0
+  }
+  alignas(64) double lanes[8];
+  _mm512_store_pd(lanes, acc);
+  const float inv = 1.0f / std::sqrt(static_cast<float>(LaneTree8(lanes) / n) + eps);
+  const __m512 iv = _mm512_set1_ps(inv), one = _mm512_set1_ps(1.0f);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
+    __m512 wv = _mm512_maskz_loadu_ps(m, w + i);
+    if (weight_offset) wv = _mm512_add_ps(one, wv);
+    _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), iv), wv));
+  }
+}
+#endif
+
+inline void RmsNormRow(float* x, const float* r, const float* w, float eps, bool weight_offset, int64_t n, float* y) {
+#if defined(__x86_64__)
+  static const bool avx512 = GetCpuFeatures().avx512f && GetCpuFeatures().avx512bw && GetCpuFeatures().avx512vl;
+  if (avx512) return RmsNormRowAvx512(x, r, w, eps, weight_offset, n, y);
+#endif
+  RmsNormRowScalar(x, r, w, eps, weight_offset, n, y);
 }
 
 }  // namespace
@@ -47,8 +90,12 @@ void RmsNorm(ThreadPool& pool, const float* x, const float* w, float eps, bool w
 
 void AddRmsNorm(ThreadPool& pool, float* x, const float* r, const float* w, float eps, bool weight_offset, int64_t rows, int64_t n, float* y) {
   pool.Run(rows, [&](int64_t r0, int64_t r1, int) {
-    for (int64_t i = r0; i < r1; ++i) RmsNormRow(x + i * n, r + i * n, w, eps, weight_offset, n, y + i * n);
+    for (int64_t i = r0; i < r1; ++i) RmsNormRow(x + i * n, r ? r + i * n : nullptr, w, eps, weight_offset, n, y + i * n);
   });
+}
+
+void AddRmsNormPortable(float* x, const float* r, const float* w, float eps, bool weight_offset, int64_t rows, int64_t n, float* y) {
+  for (int64_t i = 0; i < rows; ++i) RmsNormRowScalar(x + i * n, r ? r + i * n : nullptr, w, eps, weight_offset, n, y + i * n);
 }
 
 void LayerNorm(ThreadPool& pool, const float* x, const float* w, const float* b, float eps, int64_t rows, int64_t n, float* y) {

@@ -15,6 +15,9 @@ void RmsNorm(ThreadPool& pool, const float* x, const float* w, float eps, bool w
 // The residual add and the next RMSNorm in one pass: x += r, then y = RmsNorm(x);
 // the same float operations as AddInPlace followed by RmsNorm.
 void AddRmsNorm(ThreadPool& pool, float* x, const float* r, const float* w, float eps, bool weight_offset, int64_t rows, int64_t n, float* y);
+// AddRmsNorm (r may be null) on the portable row loop whatever the CPU: tests
+// check that the vector path gives the same bits.
+void AddRmsNormPortable(float* x, const float* r, const float* w, float eps, bool weight_offset, int64_t rows, int64_t n, float* y);
 // y = (x - mean) / sqrt(var + eps) * w + b
 void LayerNorm(ThreadPool& pool, const float* x, const float* w, const float* b, float eps, int64_t rows, int64_t n, float* y);
 // x[i] = act(x[i])
