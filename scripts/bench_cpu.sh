@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The CPU-speed figures of the README: for the default model as GGUF Q4_1 (exact
-# and --fast-matmul) and as its bf16 HF copy (exact, and int8 per channel at load),
+# The CPU-speed figures of the README: for the default model as GGUF Q4_1 (exact,
+# --fast-matmul, and that with a float16 KV cache) and as its bf16 HF copy (exact,
+# --fast-matmul with bf16 dot products, and int8 per channel at load),
 # measures with `pagoda bench` (medians of REPS runs):
 #   roofline limits, decode tok/s at batch 1, prefill of a 512-token prompt,
 #   decode at 64 sequences, engine overhead at 64 sequences, start-up to ready.
@@ -17,17 +18,18 @@ mkdir -p "$out"
 gguf=$(bash scripts/fetch_default_model.sh)
 bf16=${PAGODA_BF16_COPY:-$HOME/.cache/pagoda/hf/smollm2-135m-instruct-bf16}
 
-# name | model | flags
-configs=("q4_1-exact|$gguf|" "q4_1-fast|$gguf|--fast-matmul")
+# name | model | load flags (roofline too) | KV cache flags (the runs only)
+configs=("q4_1-exact|$gguf||" "q4_1-fast|$gguf|--fast-matmul|" "q4_1-fast-kv16|$gguf|--fast-matmul|--kv-cache-dtype float16")
 if [ -f "$bf16/config.json" ]; then
-  configs+=("bf16-exact|$bf16|" "bf16-int8-fast|$bf16|--quantization int8 --fast-matmul")
+  configs+=("bf16-exact|$bf16||" "bf16-fast|$bf16|--fast-matmul|" "bf16-int8-fast|$bf16|--quantization int8 --fast-matmul|")
 fi
 
 for c in "${configs[@]}"; do
-  IFS='|' read -r name model flags <<<"$c"
+  IFS='|' read -r name model load_flags kv_flags <<<"$c"
+  flags="$load_flags $kv_flags"
   echo "== $name" >&2
   # shellcheck disable=SC2086
-  $bin bench roofline --model "$model" $flags --threads "$threads" --min-seconds 1 --json "$out/$name.roofline.json" >"$out/$name.roofline.txt"
+  $bin bench roofline --model "$model" $load_flags --threads "$threads" --min-seconds 1 --json "$out/$name.roofline.json" >"$out/$name.roofline.txt"
   bw=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['read_bandwidth_gbs'])" "$out/$name.roofline.json")
   peak=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['model']['prefill_peak_gflops'])" "$out/$name.roofline.json")
   for r in $(seq "$reps"); do

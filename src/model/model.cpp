@@ -57,7 +57,10 @@ class WeightReader {
       PAGODA_ASSIGN_OR_RETURN(Matrix q, backend::QuantizeMatrix(m, *options_.online_quant));
       m = std::move(q);
     }
-    backend::PrepareForPrecision(m, options_.precision);
+    // --fast-matmul where this CPU has no fast kernel for the format (no VNNI, no
+    // AVX512-BF16): the exact path's vector kernels, not the fast layout's scalar model.
+    const bool fast = options_.precision == backend::MatmulPrecision::kFast && backend::HasFastKernel(m.dtype);
+    backend::PrepareForPrecision(m, fast ? backend::MatmulPrecision::kFast : backend::MatmulPrecision::kExact);
     bytes_ += m.owned.size() > 0 ? m.owned.size() : m.bytes();
     return m;
   }

@@ -75,10 +75,14 @@ TEST(PerplexityTest, Int8LoadHoldsInt8WeightsAndScoresCloseToFloat) {
     // --fast-matmul: the same int8 weights in the VNNI layout, activations rounded to int8 per 32.
     auto qf = Load(**files, "int8", true);
     ASSERT_TRUE(qf) << name;
-    EXPECT_EQ(qf->weights().layers[0].down.precision, backend::MatmulPrecision::kFast) << name;
+    // (Where the CPU has no int8 kernel, the load keeps the exact path.)
+    const bool has_fast = backend::HasFastKernel(loader::DType::kI8Row);
+    EXPECT_EQ(qf->weights().layers[0].down.precision, has_fast ? backend::MatmulPrecision::kFast : backend::MatmulPrecision::kExact) << name;
     auto rqf = ComputePerplexity(*qf, pool, ids, o);
     ASSERT_TRUE(rqf.ok()) << name;
-    EXPECT_GT(RmsDiff(rq->token_nll, rqf->token_nll), 0.0) << name;
+    if (has_fast) {
+      EXPECT_GT(RmsDiff(rq->token_nll, rqf->token_nll), 0.0) << name;
+    }
     EXPECT_NEAR(rqf->mean_nll(), rq->mean_nll(), 0.01) << name;
   }
 }

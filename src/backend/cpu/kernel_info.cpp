@@ -8,8 +8,9 @@ namespace pagoda::backend {
 
 std::string CpuKernelSummary() {
   std::string s = std::string("matmul=") + MatMulKernelName();
-  s += HasFastKernel(loader::DType::kQ4_1) ? " fast-int8=vnni" : " fast-int8=scalar";
-  s += HasFastKernel(loader::DType::kBF16) ? " fast-bf16=avx512bf16" : " fast-bf16=none";
+  // --fast-matmul falls back to the exact kernels where a format has no fast one.
+  s += HasFastKernel(loader::DType::kQ4_1) ? " fast-int8=vnni" : " fast-int8=none(exact)";
+  s += HasFastKernel(loader::DType::kBF16) ? " fast-bf16=avx512bf16" : " fast-bf16=none(exact)";
   s += std::string(" attention=") + AttentionKernelName();
   s += " (cpu: " + GetCpuFeatures().ToString() + ")";
   return s;
