@@ -75,7 +75,7 @@ bool ThreadPool::PinCallingThread() const { return pinned_ && BindTo(cpus_[0]); 
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
+    stop_.store(true, std::memory_order_release);
     generation_.fetch_add(1);
   }
   cv_.notify_all();
@@ -128,16 +128,22 @@ void ThreadPool::Run(int64_t n, ChunkFn fn, int64_t grain) {
 void ThreadPool::Worker() {
   uint64_t seen = 0;
   for (;;) {
-    // Steps come back to back: spin a little before sleeping.
-    for (int spins = 0; generation_.load(std::memory_order_acquire) == seen && spins < 4000; ++spins) PAGODA_PAUSE();
-    uint64_t gen;
-    {
+    // Steps come back to back: spin a little before sleeping. A job seen while
+    // spinning is joined without the mutex (Help checks the claim word, published
+    // after the job fields); taking it there made a spinning worker queue behind
+    // Run() and sleep in the kernel on every job.
+    uint64_t gen = generation_.load(std::memory_order_acquire);
+    for (int spins = 0; gen == seen && spins < 4000; ++spins) {
+      PAGODA_PAUSE();
+      gen = generation_.load(std::memory_order_acquire);
+    }
+    if (gen == seen) {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [&] { return generation_.load() != seen; });
-      if (stop_) return;
       gen = generation_.load();
-      seen = gen;
     }
+    if (stop_.load(std::memory_order_acquire)) return;
+    seen = gen;
     Help(gen);
   }
 }

@@ -79,7 +79,7 @@ class ThreadPool {
   std::atomic<uint64_t> claim_{0};
   std::atomic<int> completed_{0};
   std::atomic<uint64_t> generation_{0};
-  bool stop_ = false;
+  std::atomic<bool> stop_{false};
 };
 
 }  // namespace pagoda
