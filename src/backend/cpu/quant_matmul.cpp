@@ -169,30 +169,53 @@ PAGODA_TARGET_AVX512 void DecodeRow(const uint8_t* src, float* dst, int64_t n) {
   }
 }
 
+// The decode tile of the 32-element formats: decode(b, blk, lo, hi) gives
+// elements 0..15 and 16..31 of block blk of weight row b in registers; then the
+// FMA sequence of DenseTile (lane l takes k = l, l + 16, ... in order).
+template <int MR, int NR, class Decode>
+PAGODA_TARGET_AVX512 inline void BlockTile32(const float* x, int64_t ldx, int64_t nblk, const Decode& decode, float* out, int64_t ldo) {
+  __m512 acc[MR][NR];
+  for (int a = 0; a < MR; ++a)
+    for (int b = 0; b < NR; ++b) acc[a][b] = _mm512_setzero_ps();
+  for (int64_t blk = 0; blk < nblk; ++blk) {
+    __m512 lo[NR], hi[NR];
+    for (int b = 0; b < NR; ++b) decode(b, blk, lo[b], hi[b]);
+    for (int a = 0; a < MR; ++a) {
+      const __m512 xv = _mm512_loadu_ps(x + a * ldx + blk * 32);
+      for (int b = 0; b < NR; ++b) acc[a][b] = _mm512_fmadd_ps(xv, lo[b], acc[a][b]);
+    }
+    for (int a = 0; a < MR; ++a) {
+      const __m512 xv = _mm512_loadu_ps(x + a * ldx + blk * 32 + 16);
+      for (int b = 0; b < NR; ++b) acc[a][b] = _mm512_fmadd_ps(xv, hi[b], acc[a][b]);
+    }
+  }
+  for (int a = 0; a < MR; ++a)
+    for (int b = 0; b < NR; ++b) out[a * ldo + b] = _mm512_reduce_add_ps(acc[a][b]);
+}
+
+// Blocks of rows in GGUF layout (row b at w + b * row_bytes).
+template <DType T>
+struct GgufBlocks {
+  const uint8_t* w;
+  size_t row_bytes;
+  PAGODA_TARGET_AVX512 void operator()(int b, int64_t blk, __m512& lo, __m512& hi) const {
+    Decode32<T>(w + b * row_bytes + blk * kBlockBytes<T>, lo, hi);
+  }
+};
+
 // Decode (few rows): weights decoded in registers (32-element formats) or into
 // one block-sized L1 buffer per weight row (k-quants), then the FMA sequence of
 // DenseTile.
 template <DType T, int MR, int NR>
 PAGODA_TARGET_AVX512 void SkinnyTile(const float* x, int64_t ldx, const uint8_t* w, size_t row_bytes, int64_t k, float* out, int64_t ldo) {
   constexpr int BE = kBlockElems<T>, BB = kBlockBytes<T>;
-  __m512 acc[MR][NR];
-  for (int a = 0; a < MR; ++a)
-    for (int b = 0; b < NR; ++b) acc[a][b] = _mm512_setzero_ps();
   const int64_t nblk = k / BE;
   if constexpr (BE == 32) {
-    for (int64_t blk = 0; blk < nblk; ++blk) {
-      __m512 lo[NR], hi[NR];
-      for (int b = 0; b < NR; ++b) Decode32<T>(w + b * row_bytes + blk * BB, lo[b], hi[b]);
-      for (int a = 0; a < MR; ++a) {
-        const __m512 xv = _mm512_loadu_ps(x + a * ldx + blk * 32);
-        for (int b = 0; b < NR; ++b) acc[a][b] = _mm512_fmadd_ps(xv, lo[b], acc[a][b]);
-      }
-      for (int a = 0; a < MR; ++a) {
-        const __m512 xv = _mm512_loadu_ps(x + a * ldx + blk * 32 + 16);
-        for (int b = 0; b < NR; ++b) acc[a][b] = _mm512_fmadd_ps(xv, hi[b], acc[a][b]);
-      }
-    }
+    BlockTile32<MR, NR>(x, ldx, nblk, GgufBlocks<T>{w, row_bytes}, out, ldo);
   } else {
+    __m512 acc[MR][NR];
+    for (int a = 0; a < MR; ++a)
+      for (int b = 0; b < NR; ++b) acc[a][b] = _mm512_setzero_ps();
     alignas(64) float buf[NR][BE];
     for (int64_t blk = 0; blk < nblk; ++blk) {
       for (int b = 0; b < NR; ++b) Decode256<T>(w + b * row_bytes + blk * BB, buf[b]);
@@ -205,9 +228,9 @@ PAGODA_TARGET_AVX512 void SkinnyTile(const float* x, int64_t ldx, const uint8_t*
         }
       }
     }
+    for (int a = 0; a < MR; ++a)
+      for (int b = 0; b < NR; ++b) out[a * ldo + b] = _mm512_reduce_add_ps(acc[a][b]);
   }
-  for (int a = 0; a < MR; ++a)
-    for (int b = 0; b < NR; ++b) out[a * ldo + b] = _mm512_reduce_add_ps(acc[a][b]);
 }
 
 // Q4_1 with its scales first in each row (Matrix::scales_first): the same
@@ -229,6 +252,19 @@ PAGODA_TARGET_AVX512 inline void RowScalesQ4_1(const uint8_t* row, int64_t nblk,
   }
 }
 
+// Blocks of scales-first Q4_1 rows, their scales already converted into dm
+// (row b's pairs at dm + b * 2 * nblk).
+struct SplitQ4_1Blocks {
+  const uint8_t* w;
+  size_t row_bytes;
+  int64_t nblk;
+  const float* dm;
+  PAGODA_TARGET_AVX512 void operator()(int b, int64_t blk, __m512& lo, __m512& hi) const {
+    const float* s = dm + b * 2 * nblk + 2 * blk;
+    DecodeQ4_1(s[0], s[1], w + b * row_bytes + 4 * nblk + 16 * blk, lo, hi);
+  }
+};
+
 // SkinnyTile for scales-first Q4_1: each row's scales are converted once per
 // tile into an L1 buffer, so the table of a block is one multiply and one add
 // with broadcast operands. Same values and the same FMA sequence as SkinnyTile.
@@ -240,24 +276,7 @@ PAGODA_TARGET_AVX512 void SkinnyTileQ4_1Split(const float* x, int64_t ldx, const
   if (scratch.size() < need) scratch.Resize(need);
   float* dm = scratch.as<float>();
   for (int b = 0; b < NR; ++b) RowScalesQ4_1(w + b * row_bytes, nblk, dm + b * 2 * nblk);
-  __m512 acc[MR][NR];
-  for (int a = 0; a < MR; ++a)
-    for (int b = 0; b < NR; ++b) acc[a][b] = _mm512_setzero_ps();
-  for (int64_t blk = 0; blk < nblk; ++blk) {
-    __m512 lo[NR], hi[NR];
-    for (int b = 0; b < NR; ++b)
-      DecodeQ4_1(dm[b * 2 * nblk + 2 * blk], dm[b * 2 * nblk + 2 * blk + 1], w + b * row_bytes + 4 * nblk + 16 * blk, lo[b], hi[b]);
-    for (int a = 0; a < MR; ++a) {
-      const __m512 xv = _mm512_loadu_ps(x + a * ldx + blk * 32);
-      for (int b = 0; b < NR; ++b) acc[a][b] = _mm512_fmadd_ps(xv, lo[b], acc[a][b]);
-    }
-    for (int a = 0; a < MR; ++a) {
-      const __m512 xv = _mm512_loadu_ps(x + a * ldx + blk * 32 + 16);
-      for (int b = 0; b < NR; ++b) acc[a][b] = _mm512_fmadd_ps(xv, hi[b], acc[a][b]);
-    }
-  }
-  for (int a = 0; a < MR; ++a)
-    for (int b = 0; b < NR; ++b) out[a * ldo + b] = _mm512_reduce_add_ps(acc[a][b]);
+  BlockTile32<MR, NR>(x, ldx, nblk, SplitQ4_1Blocks{w, row_bytes, nblk, dm}, out, ldo);
 }
 
 // A scales-first Q4_1 row as float32 (DecodeRow's values).
