@@ -7,6 +7,7 @@
 #include <cstring>
 #include <vector>
 
+#include "backend/cpu/matmul.h"
 #include "backend/cpu/vec_math_avx512.h"
 #include "common/check.h"
 #include "common/cpu_features.h"
@@ -57,6 +58,24 @@ PAGODA_ATTN_AVX512 void ScaleAvx512(float a, float* y, int64_t n) {
   const __m512 av = _mm512_set1_ps(a);
   for (int64_t i = 0; i < n; i += 16) _mm512_storeu_ps(y + i, _mm512_mul_ps(av, _mm512_loadu_ps(y + i)));
 }
+
+// The AVX2+FMA tier (and head dims the AVX-512 kernels do not take): 8 lanes, n % 8 == 0.
+#define PAGODA_ATTN_AVX2 __attribute__((target("avx2,fma")))
+PAGODA_ATTN_AVX2 float DotAvx2(const float* a, const float* b, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
+  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
+}
+PAGODA_ATTN_AVX2 void AxpyAvx2(float a, const float* x, float* y, int64_t n) {
+  const __m256 av = _mm256_set1_ps(a);
+  for (int64_t i = 0; i < n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+}
+PAGODA_ATTN_AVX2 void ScaleAvx2(float a, float* y, int64_t n) {
+  const __m256 av = _mm256_set1_ps(a);
+  for (int64_t i = 0; i < n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(av, _mm256_loadu_ps(y + i)));
+}
 #endif
 
 struct Kernels {
@@ -65,21 +84,21 @@ struct Kernels {
   void (*scale)(float, float*, int64_t);
 };
 
-bool UseAvx512() {
-  const CpuFeatures& f = GetCpuFeatures();
-  return f.avx512f && f.avx512bw && f.avx512vl;
-}
+// The matmul tier decides (PAGODA_MATMUL_TIER / ForceMatMulTierForTesting force a lower one).
+bool UseAvx512() { return UsesAvx512MatMul(); }
+bool UseAvx2() { return UsesAvx2MatMul(); }
 
 Kernels PickKernels(int64_t head_dim) {
 #if defined(__x86_64__)
   if (UseAvx512() && head_dim % 16 == 0) return {DotAvx512, AxpyAvx512, ScaleAvx512};
+  if ((UseAvx512() || UseAvx2()) && head_dim % 8 == 0) return {DotAvx2, AxpyAvx2, ScaleAvx2};
 #endif
   return {DotScalar, AxpyScalar, ScaleScalar};
 }
 
 }  // namespace
 
-const char* AttentionKernelName() { return UseAvx512() ? "flash-avx512" : "flash-scalar"; }
+const char* AttentionKernelName() { return UseAvx512() ? "flash-avx512" : UseAvx2() ? "flash-avx2" : "flash-scalar"; }
 
 namespace {
 
@@ -172,11 +191,30 @@ struct AttnParams {
   KvDType kv;
 };
 
+#if defined(__x86_64__)
+// float16 -> float32 with F16C (exact, as loader::F16ToF32), 8 at a time.
+__attribute__((target("avx2,f16c"))) void WidenF16(const uint16_t* h, int64_t n, float* out) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i))));
+  for (; i < n; ++i) out[i] = loader::F16ToF32(h[i]);
+}
+#endif
+
 // Row `off` (in elements) of a cache layer as float32 into out[n] (the generic path).
 inline const float* KvRow(const AttnParams& p, const void* base, int64_t off, float* out) {
   if (p.kv == KvDType::kF32) return static_cast<const float*>(base) + off;
   const uint16_t* h = static_cast<const uint16_t*>(base) + off;
-  for (int64_t i = 0; i < p.D; ++i) out[i] = p.kv == KvDType::kF16 ? loader::F16ToF32(h[i]) : loader::Bf16ToF32(h[i]);
+  if (p.kv == KvDType::kF16) {
+#if defined(__x86_64__)
+    if (UseAvx512() || UseAvx2()) {
+      WidenF16(h, p.D, out);
+      return out;
+    }
+#endif
+    for (int64_t i = 0; i < p.D; ++i) out[i] = loader::F16ToF32(h[i]);
+  } else {
+    for (int64_t i = 0; i < p.D; ++i) out[i] = loader::Bf16ToF32(h[i]);
+  }
   return out;
 }
 

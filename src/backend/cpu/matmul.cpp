@@ -169,6 +169,7 @@ bool HasFastKernel(DType t) {
 }
 
 bool UsesAvx512MatMul() { return GetIsa() == Isa::kAvx512 || GetIsa() == Isa::kAvx512Vnni; }
+bool UsesAvx2MatMul() { return GetIsa() == Isa::kAvx2; }
 
 void MatMulScalar(const float* x, int64_t m, const Matrix& w, const float* bias, float* y) {
   if (internal::IsFastLayout(w)) {

@@ -77,8 +77,9 @@ bool ForceMatMulTierForTesting(const std::string& tier);
 // VNNI for the block formats, AVX512-BF16 for BF16).
 bool HasFastKernel(loader::DType t);
 
-// Whether MatMul runs the AVX-512 kernels (the tier of this machine, unless a
-// lower one is forced).
+// Whether MatMul runs the AVX-512 kernels / the AVX2+FMA tier (the tier of this
+// machine, unless a lower one is forced). Attention follows the same tier.
 bool UsesAvx512MatMul();
+bool UsesAvx2MatMul();
 
 }  // namespace pagoda::backend
