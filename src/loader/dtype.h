@@ -58,4 +58,8 @@ uint16_t F32ToF16(float f);
 // (for kI8Row, src is one whole row of n elements).
 void DequantizeRow(DType t, const void* src, float* dst, int64_t n);
 
+// Q4_K / Q5_K: the 6-bit scale and minimum of sub-block j (0..7) from a
+// super-block's 12 packed scale bytes (ggml's get_scale_min_k4).
+void ScaleMinK4(int j, const uint8_t* scales, uint8_t* sc, uint8_t* m);
+
 }  // namespace pagoda::loader

@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
   for (DType t : {DType::kQ4_1, DType::kQ8_0, DType::kQ4_K, DType::kBF16, DType::kF32}) {
     if (std::strcmp(only, "attention") == 0) break;
     for (MatmulPrecision p : {MatmulPrecision::kExact, MatmulPrecision::kFast}) {
-      if (p == MatmulPrecision::kFast && !(t == DType::kQ4_1 || t == DType::kQ8_0 || t == DType::kBF16)) continue;
+      if (p == MatmulPrecision::kFast && !(t == DType::kQ4_1 || t == DType::kQ8_0 || t == DType::kQ4_K || t == DType::kBF16)) continue;
       for (const Shape& s : shapes) {
         Matrix f = Plain(s.n, s.k, rng);
         Matrix w;

@@ -247,6 +247,44 @@ TEST(QuantMatMulTest, Q4_1ScalesFirstLayoutGivesTheSameBits) {
   }
 }
 
+// Q4_K under kFast: each sub-block as a Q4_1 block (scale products rounded to
+// float16, relative 2^-11), then the Q4_1 int8 kernel; close to the exact
+// reference, equal to its scalar model, batch-invariant.
+TEST(QuantMatMulTest, Q4KFastPathRunsAsQ4_1Blocks) {
+  if (!HasFastKernel(DType::kQ4_K)) GTEST_SKIP() << "no VNNI on this CPU";
+  std::mt19937 rng(31);
+  ThreadPool pool(2);
+  for (auto [m, n, k] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{1, 5, 256}, {3, 33, 512}, {9, 70, 768}, {17, 16, 256}}) {
+    Matrix w = RandomQuant(DType::kQ4_K, n, k, rng);
+    Matrix q = Q4KAsQ4_1(w);
+    ASSERT_EQ(q.dtype, DType::kQ4_1);
+    std::vector<float> a(k), b(k);
+    for (int64_t r = 0; r < n; ++r) {
+      DequantizeMatrixRow(w, r, a.data());
+      DequantizeMatrixRow(q, r, b.data());
+      double worst = 0, scale = 0;
+      for (int64_t i = 0; i < k; ++i) {
+        worst = std::max(worst, std::fabs(static_cast<double>(a[i]) - b[i]));
+        scale = std::max(scale, std::fabs(static_cast<double>(a[i])));
+      }
+      ASSERT_LE(worst, 2e-3 * scale) << "row " << r << ": the sub-block scales moved by more than float16 rounding";
+    }
+    std::vector<float> x = RandomX(m * k, rng), bias = RandomX(n, rng);
+    auto ref = Reference(x, m, w, bias.data());
+    auto mag = AbsScale(x, m, w);
+    PrepareForPrecision(w, MatmulPrecision::kFast);
+    ASSERT_TRUE(internal::IsFastLayout(w));
+    std::vector<float> y(m * n), ys(m * n);
+    MatMul(pool, x.data(), m, w, bias.data(), y.data());
+    MatMulScalar(x.data(), m, w, bias.data(), ys.data());
+    for (int64_t i = 0; i < m * n; ++i) {
+      ASSERT_EQ(y[i], ys[i]) << "m=" << m << " n=" << n << " k=" << k << " i=" << i;
+      ASSERT_NEAR(y[i], ref[i], 8e-3 * mag[i] + 1e-5) << "m=" << m << " n=" << n << " k=" << k;
+    }
+    ExpectBatchInvariant(w, rng, "Q4_K fast");
+  }
+}
+
 TEST(QuantMatMulTest, FastPathMatchesItsScalarModelAndTheReference) {
   std::mt19937 rng(17);
   ThreadPool pool(2);

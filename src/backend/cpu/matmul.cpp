@@ -165,7 +165,7 @@ const char* MatMulKernelName() {
 
 bool HasFastKernel(DType t) {
   if (t == DType::kBF16) return UsesAvx512MatMul() && internal::HasBf16DotKernel();
-  return GetIsa() == Isa::kAvx512Vnni && internal::FastFormat(t);
+  return GetIsa() == Isa::kAvx512Vnni && (internal::FastFormat(t) || t == DType::kQ4_K);
 }
 
 bool UsesAvx512MatMul() { return GetIsa() == Isa::kAvx512 || GetIsa() == Isa::kAvx512Vnni; }

@@ -76,15 +76,7 @@ PAGODA_TARGET_AVX512 inline void Decode32(const uint8_t* b, __m512& lo, __m512& 
   }
 }
 
-void ScaleMinK4(int j, const uint8_t* q, uint8_t* d, uint8_t* m) {
-  if (j < 4) {
-    *d = q[j] & 63;
-    *m = q[j + 4] & 63;
-  } else {
-    *d = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
-    *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-  }
-}
+using loader::ScaleMinK4;
 
 // The 256-element k-quants, into y[256].
 template <DType T>

@@ -101,6 +101,42 @@ void Relayout(Matrix& w, bool split) {
 
 }  // namespace
 
+// Q4_K as Q4_1 blocks: each 32-value sub-block j of a super-block becomes one
+// Q4_1 block with d = f16(d_K * sc_j) and m = f16(-(dmin_K * m_j)), codes as
+// they are. The loader computes (d_K * sc_j) * q - dmin_K * m_j; the only
+// change is rounding the two products to float16 (relative 2^-11 at most).
+Matrix Q4KAsQ4_1(const Matrix& w) {
+  Matrix q;
+  q.dtype = DType::kQ4_1;
+  q.rows = w.rows;
+  q.cols = w.cols;
+  q.owned.Resize(q.bytes());
+  const int64_t nsuper = w.cols / 256;
+  for (int64_t r = 0; r < w.rows; ++r) {
+    const uint8_t* src = w.Row(r);
+    uint8_t* dst = q.owned.as<uint8_t>() + r * q.RowBytes();
+    for (int64_t s = 0; s < nsuper; ++s, src += 144) {
+      uint16_t h;
+      std::memcpy(&h, src, 2);
+      const float d = loader::F16ToF32(h);
+      std::memcpy(&h, src + 2, 2);
+      const float dmin = loader::F16ToF32(h);
+      for (int j = 0; j < 8; ++j, dst += 20) {
+        uint8_t sc, mn;
+        loader::ScaleMinK4(j, src + 4, &sc, &mn);
+        PutHalf(dst, d * sc);
+        PutHalf(dst + 2, -(dmin * mn));
+        // Sub-block j: the low (j even) or high (j odd) nibbles of 32 bytes of group j / 2.
+        const uint8_t* g = src + 16 + 32 * (j / 2);
+        auto code = [&](int e) { return j % 2 == 0 ? g[e] & 0xF : g[e] >> 4; };
+        for (int e = 0; e < 16; ++e) dst[4 + e] = static_cast<uint8_t>(code(e) | (code(e + 16) << 4));
+      }
+    }
+  }
+  q.data = q.owned.data();
+  return q;
+}
+
 void SplitQ4_1Scales(Matrix& w) { Relayout(w, true); }
 void JoinQ4_1Scales(Matrix& w) { Relayout(w, false); }
 
@@ -112,6 +148,12 @@ void PrepareForPrecision(Matrix& w, MatmulPrecision p) {
   }
   if (p == MatmulPrecision::kFast && w.dtype == DType::kBF16 && HasFastKernel(DType::kBF16)) {
     w.precision = MatmulPrecision::kFast;  // the rows as stored, read by the bf16 dot kernel (bf16_matmul.h)
+    return;
+  }
+  if (p == MatmulPrecision::kFast && w.dtype == DType::kQ4_K && w.precision == MatmulPrecision::kExact && w.cols % 256 == 0) {
+    Matrix packed;
+    internal::RepackFast(Q4KAsQ4_1(w), &packed);  // the int8 kernel of Q4_1
+    w = std::move(packed);
     return;
   }
   if (p != MatmulPrecision::kFast || w.precision == MatmulPrecision::kFast || !internal::FastFormat(w.dtype)) return;

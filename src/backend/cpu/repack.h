@@ -13,7 +13,8 @@ namespace pagoda::backend {
 // Puts w into the layout of precision p: for kFast, Q4_0/Q4_1/Q8_0 weights and
 // I8_ROW weights with a multiple of 32 columns are repacked into the 16-row
 // interleaved int8 layout (fast_matmul.h) and w owns the copy; other formats
-// stay as they are and keep the exact path, except BF16 weights, which keep
+// stay as they are and keep the exact path, except Q4_K (as Q4_1 blocks, see
+// Q4KAsQ4_1) and BF16 weights, which keep
 // their rows and take the bf16 dot kernel (bf16_matmul.h) where the CPU has
 // AVX512-BF16. For kExact, Q4_1 weights get their
 // scales first in each row (Matrix::scales_first) where MatMul runs AVX-512.
@@ -25,6 +26,10 @@ void PrepareForPrecision(Matrix& w, MatmulPrecision p);
 // cols must be a multiple of 32. Or kI8Row: int8 per output row, one float32
 // scale per row (symmetric, scale = max|w_row| / 127, round to nearest), any cols.
 Result<Matrix> QuantizeMatrix(const Matrix& w, loader::DType target);
+
+// Q4_K weights as Q4_1 blocks (one per 32-value sub-block; the two scale
+// products rounded to float16), GGUF layout. kFast repacks Q4_K through it.
+Matrix Q4KAsQ4_1(const Matrix& w);
 
 // The Q4_1 scales-first layout of w (a copy w owns), and back; the values are unchanged.
 void SplitQ4_1Scales(Matrix& w);
