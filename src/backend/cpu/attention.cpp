@@ -143,30 +143,54 @@ void ToHalf16(KvDType t, const float* x, int64_t n, uint16_t* out) {
 void WriteKv(const float* k, const float* v, const int64_t* slot_mapping, int64_t num_tokens, KvCache& cache, int64_t layer) {
   const int64_t stride = cache.slot_stride();
   const KvDType t = cache.dtype();
+  uint8_t* kc = static_cast<uint8_t*>(cache.key_data(layer));
+  uint8_t* vc = static_cast<uint8_t*>(cache.value_data(layer));
+  const size_t row_bytes = static_cast<size_t>(stride) * KvElemBytes(t);
   for (int64_t i = 0; i < num_tokens; ++i) {
     const int64_t slot = slot_mapping[i];
     if (slot < 0) continue;  // padding
     if (t == KvDType::kF32) {
-      std::memcpy(cache.key(layer) + slot * stride, k + i * stride, stride * sizeof(float));
-      std::memcpy(cache.value(layer) + slot * stride, v + i * stride, stride * sizeof(float));
+      std::memcpy(kc + slot * row_bytes, k + i * stride, row_bytes);
+      std::memcpy(vc + slot * row_bytes, v + i * stride, row_bytes);
     } else {
-      ToHalf16(t, k + i * stride, stride, static_cast<uint16_t*>(cache.key_data(layer)) + slot * stride);
-      ToHalf16(t, v + i * stride, stride, static_cast<uint16_t*>(cache.value_data(layer)) + slot * stride);
+      ToHalf16(t, k + i * stride, stride, reinterpret_cast<uint16_t*>(kc + slot * row_bytes));
+      ToHalf16(t, v + i * stride, stride, reinterpret_cast<uint16_t*>(vc + slot * row_bytes));
     }
   }
 }
 
+namespace {
+
+#if defined(__x86_64__)
+// float16 -> float32 with F16C (exact, as loader::F16ToF32), 8 at a time.
+__attribute__((target("avx2,f16c"))) void WidenF16(const uint16_t* h, int64_t n, float* out) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i))));
+  for (; i < n; ++i) out[i] = loader::F16ToF32(h[i]);
+}
+#endif
+
+// n 16-bit cache elements of type t (kF16 or kBF16) as float32.
+void Widen16(KvDType t, const uint16_t* h, int64_t n, float* out) {
+  if (t == KvDType::kBF16) {
+    for (int64_t i = 0; i < n; ++i) out[i] = loader::Bf16ToF32(h[i]);
+    return;
+  }
+#if defined(__x86_64__)
+  if (UseAvx512() || UseAvx2()) return WidenF16(h, n, out);
+#endif
+  for (int64_t i = 0; i < n; ++i) out[i] = loader::F16ToF32(h[i]);
+}
+
+}  // namespace
+
 void ReadKvRow(const KvCache& cache, const void* base, int64_t slot, float* out) {
   const int64_t stride = cache.slot_stride();
-  switch (cache.dtype()) {
-    case KvDType::kF32: std::memcpy(out, static_cast<const float*>(base) + slot * stride, stride * sizeof(float)); return;
-    case KvDType::kF16:
-      for (int64_t i = 0; i < stride; ++i) out[i] = loader::F16ToF32(static_cast<const uint16_t*>(base)[slot * stride + i]);
-      return;
-    case KvDType::kBF16:
-      for (int64_t i = 0; i < stride; ++i) out[i] = loader::Bf16ToF32(static_cast<const uint16_t*>(base)[slot * stride + i]);
-      return;
+  if (cache.dtype() == KvDType::kF32) {
+    std::memcpy(out, static_cast<const float*>(base) + slot * stride, stride * sizeof(float));
+    return;
   }
+  Widen16(cache.dtype(), static_cast<const uint16_t*>(base) + slot * stride, stride, out);
 }
 
 namespace {
@@ -191,30 +215,11 @@ struct AttnParams {
   KvDType kv;
 };
 
-#if defined(__x86_64__)
-// float16 -> float32 with F16C (exact, as loader::F16ToF32), 8 at a time.
-__attribute__((target("avx2,f16c"))) void WidenF16(const uint16_t* h, int64_t n, float* out) {
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i))));
-  for (; i < n; ++i) out[i] = loader::F16ToF32(h[i]);
-}
-#endif
-
-// Row `off` (in elements) of a cache layer as float32 into out[n] (the generic path).
+// Row `off` (in elements) of a cache layer as float32: in place for float32,
+// else widened into out[D] (the generic path).
 inline const float* KvRow(const AttnParams& p, const void* base, int64_t off, float* out) {
   if (p.kv == KvDType::kF32) return static_cast<const float*>(base) + off;
-  const uint16_t* h = static_cast<const uint16_t*>(base) + off;
-  if (p.kv == KvDType::kF16) {
-#if defined(__x86_64__)
-    if (UseAvx512() || UseAvx2()) {
-      WidenF16(h, p.D, out);
-      return out;
-    }
-#endif
-    for (int64_t i = 0; i < p.D; ++i) out[i] = loader::F16ToF32(h[i]);
-  } else {
-    for (int64_t i = 0; i < p.D; ++i) out[i] = loader::Bf16ToF32(h[i]);
-  }
+  Widen16(p.kv, static_cast<const uint16_t*>(base) + off, p.D, out);
   return out;
 }
 

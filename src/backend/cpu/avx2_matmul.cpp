@@ -23,7 +23,7 @@ bool IsPlainType(DType t) { return t == DType::kF32 || t == DType::kBF16 || t ==
 }  // namespace
 
 bool Avx2Supports(const Matrix& w) {
-  if (w.cols % 8 != 0) return false;
+  if (w.cols % 8 != 0 || w.scales_first) return false;  // scales-first Q4_1 is the AVX-512 kernel's layout
   return IsPlainType(w.dtype) || loader::IsQuantized(w.dtype);
 }
 

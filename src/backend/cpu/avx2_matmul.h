@@ -14,7 +14,8 @@
 
 namespace pagoda::backend::internal {
 
-// Whether the AVX2 tier takes this matrix (k a multiple of 8, a plain or block dtype).
+// Whether the AVX2 tier takes this matrix (k a multiple of 8, a plain or block
+// dtype in its file layout: not the AVX-512 kernel's scales-first Q4_1).
 bool Avx2Supports(const Matrix& w);
 
 // y[:, n0:n1] (row stride w.rows) for all m rows, without the bias.

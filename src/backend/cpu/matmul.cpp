@@ -55,6 +55,13 @@ void HalfRow(const Matrix& w, int64_t j, float* row) {
   }
 }
 
+// y[r, j] += bias[j] for the m rows (row stride ldo) and columns [n0, n1); no-op without a bias.
+void AddBiasColumns(const float* bias, int64_t m, int64_t ldo, int64_t n0, int64_t n1, float* y) {
+  if (!bias) return;
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t j = n0; j < n1; ++j) y[r * ldo + j] += bias[j];
+}
+
 void RangeScalar(const float* x, int64_t m, const Matrix& w, const float* bias, float* y, int64_t n0, int64_t n1) {
   thread_local std::vector<float> row;
   row.resize(static_cast<size_t>(w.cols));
@@ -185,8 +192,7 @@ void MatMul(ThreadPool& pool, const float* x, int64_t m, const Matrix& w, const 
     internal::FastMatMul(pool, x, m, w, bias, y, isa == Isa::kAvx512Vnni);
     return;
   }
-  if (w.dtype == DType::kBF16 && w.precision == MatmulPrecision::kFast && (isa == Isa::kAvx512 || isa == Isa::kAvx512Vnni) &&
-      internal::HasBf16DotKernel()) {
+  if (w.dtype == DType::kBF16 && w.precision == MatmulPrecision::kFast && HasFastKernel(DType::kBF16)) {
     // The activations rounded to bf16 once (the weights are as stored; a lower
     // tier forced by a test reads them on its exact path instead).
     const int64_t k = w.cols;
@@ -197,21 +203,15 @@ void MatMul(ThreadPool& pool, const float* x, int64_t m, const Matrix& w, const 
     pool.Run(m, [&](int64_t r0, int64_t r1, int) { internal::RoundRowsToBf16(x + r0 * k, r1 - r0, k, xb + r0 * k); }, 32);
     pool.Run(w.rows, [&](int64_t n0, int64_t n1, int) {
       internal::Bf16DotRange(xb, m, w, y, n0, n1);
-      if (bias) {
-        for (int64_t r = 0; r < m; ++r)
-          for (int64_t j = n0; j < n1; ++j) y[r * w.rows + j] += bias[j];
-      }
+      AddBiasColumns(bias, m, w.rows, n0, n1, y);
     }, 16);
     return;
   }
   pool.Run(w.rows, [&](int64_t n0, int64_t n1, int) {
 #if defined(__x86_64__)
-    if (isa == Isa::kAvx2 && internal::Avx2Supports(w) && !w.scales_first) {
+    if (isa == Isa::kAvx2 && internal::Avx2Supports(w)) {
       internal::MatMulRangeAvx2(x, m, w, y, n0, n1);
-      if (bias) {
-        for (int64_t r = 0; r < m; ++r)
-          for (int64_t j = n0; j < n1; ++j) y[r * w.rows + j] += bias[j];
-      }
+      AddBiasColumns(bias, m, w.rows, n0, n1, y);
       return;
     }
     if (isa == Isa::kAvx512 || isa == Isa::kAvx512Vnni) {
@@ -222,10 +222,7 @@ void MatMul(ThreadPool& pool, const float* x, int64_t m, const Matrix& w, const 
         case DType::kI8Row: internal::Int8RowRangeAvx512(x, m, w, y, n0, n1); break;
         default: internal::QuantRangeAvx512(x, m, w, y, n0, n1); break;
       }
-      if (bias) {
-        for (int64_t r = 0; r < m; ++r)
-          for (int64_t j = n0; j < n1; ++j) y[r * w.rows + j] += bias[j];
-      }
+      AddBiasColumns(bias, m, w.rows, n0, n1, y);
       return;
     }
 #endif
