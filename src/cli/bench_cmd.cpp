@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "cli/bench_commands.h"
+#include "cli/request_json.h"
 #include "cli/bench_roofline.h"
 #include "cli/commands.h"
 #include "common/cpu_features.h"
@@ -165,8 +166,8 @@ void AddBenchRooflineCommand(CLI::App* bench) {
   cmd->add_option("--bandwidth-mib", o->bandwidth_mib, "Buffer for the bandwidth test, MiB")->check(CLI::Range(1, 1 << 16));
   cmd->add_option("--min-seconds", o->min_seconds, "Time spent on each measurement")->check(CLI::Range(0.0, 60.0));
   cmd->add_option("--json", o->json_path, "Write the figures to this JSON file");
-  cmd->add_flag("--fast-matmul", o->fast_matmul, "Load --model with the fast kernels: int8 VNNI, or bf16 dot products for BF16 weights (as serve/generate)");
-  cmd->add_option("--quantization", o->quantization, "Quantize --model's F32/BF16/F16 weights at load (as serve/generate)");
+  cmd->add_flag("--fast-matmul", o->fast_matmul, kFastMatmulHelp);
+  cmd->add_option("--quantization", o->quantization, kQuantizationHelp);
   cmd->callback([o] {
     int rc = RunRoofline(*o);
     if (rc != 0) throw CLI::RuntimeError(rc);

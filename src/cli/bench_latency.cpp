@@ -13,6 +13,7 @@
 
 #include "backend/kv_cache.h"
 #include "cli/bench_commands.h"
+#include "cli/request_json.h"
 #include "cli/bench_roofline.h"
 #include "cli/bench_stats.h"
 #include "common/thread_pool.h"
@@ -223,9 +224,9 @@ void AddBenchLatencyCommand(CLI::App* bench) {
   cmd->add_option("--peak-gflops", o->peak_gflops, "Peak matmul GFLOP/s for the roofline (0 = measure now)");
   cmd->add_option("--json", o->json_path, "Write the figures to this JSON file");
   cmd->add_flag("--pin-threads", o->pin_threads, "Bind this thread and each kernel thread to one CPU (as serve/generate)");
-  cmd->add_flag("--fast-matmul", o->fast_matmul, "Int8 activations and VNNI dot products for Q4_0/Q4_1/Q8_0 weights, bf16 dot products for BF16 weights (as serve/generate)");
-  cmd->add_option("--kv-cache-dtype", o->kv_cache_dtype, "KV cache elements: auto (float32), float16 or bfloat16 (as serve/generate)");
-  cmd->add_option("--quantization", o->quantization, "Quantize F32/BF16/F16 weights at load (as serve/generate)");
+  cmd->add_flag("--fast-matmul", o->fast_matmul, kFastMatmulHelp);
+  cmd->add_option("--kv-cache-dtype", o->kv_cache_dtype, kKvCacheDtypeHelp);
+  cmd->add_option("--quantization", o->quantization, kQuantizationHelp);
   cmd->callback([o] {
     int rc = RunLatency(*o);
     if (rc != 0) throw CLI::RuntimeError(rc);

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "cli/bench_commands.h"
+#include "cli/request_json.h"
 #include "cli/perplexity.h"
 #include "common/thread_pool.h"
 #include "loader/weights.h"
@@ -117,9 +118,9 @@ void AddBenchPerplexityCommand(CLI::App* bench) {
   cmd->add_option("--stride", o->stride, "Window start step (0 = --context: windows do not overlap)")->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   cmd->add_option("--max-tokens", o->max_tokens, "Score only the first N tokens of the text (0 = all)")->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
   cmd->add_option("--threads", o->threads, "Kernel threads (0 = all cores)");
-  cmd->add_flag("--fast-matmul", o->fast_matmul, "Int8 activations and VNNI dot products (block formats), bf16 dot products (BF16 weights), where the weights allow (as serve/generate)");
-  cmd->add_option("--quantization", o->quantization, "Quantize F32/BF16/F16 weights at load: none, int8, q8_0, q4_0, q4_1 (as serve/generate)");
-  cmd->add_option("--kv-cache-dtype", o->kv_cache_dtype, "KV cache elements: auto (float32), float16 or bfloat16 (as serve/generate)");
+  cmd->add_flag("--fast-matmul", o->fast_matmul, kFastMatmulHelp);
+  cmd->add_option("--quantization", o->quantization, kQuantizationHelp);
+  cmd->add_option("--kv-cache-dtype", o->kv_cache_dtype, kKvCacheDtypeHelp);
   cmd->add_option("--json", o->json_path, "Write the figures to this JSON file");
   cmd->callback([o] {
     int rc = RunPerplexity(*o);
