@@ -17,6 +17,7 @@
 #include "backend/cpu/fast_matmul.h"
 #include "backend/cpu/int8_row_matmul.h"
 #include "backend/cpu/matmul.h"
+#include "common/cpu_features.h"
 #include "backend/cpu/repack.h"
 
 namespace pagoda::backend {
@@ -125,6 +126,8 @@ TEST(Int8RowTest, QuantizationRoundTripWithinHalfAScale) {
 }
 
 TEST(Int8RowTest, Avx512DecoderMatchesLoaderBitForBit) {
+  const CpuFeatures& f = GetCpuFeatures();
+  if (!(f.avx512f && f.avx512bw && f.avx512vl)) GTEST_SKIP() << "no AVX-512 on this CPU";
   std::mt19937 rng(29);
   for (int64_t cols : {1, 15, 16, 17, 100, 1024}) {
     Matrix w = RandomI8Row(4, cols, rng);
