@@ -204,6 +204,23 @@ void HttpServer::Run() {
       ticker_();
     }
   }
+  // Stop() comes once the engine has stopped, and the engine hands every
+  // unfinished request its last output (aborted) first: write those out, for
+  // at most kDrainSeconds, so that streams end with their final event and
+  // [DONE] instead of a connection cut mid-response.
+  constexpr double kDrainSeconds = 2.0;
+  const auto drain_start = Clock::now();
+  while (Seconds(Clock::now() - drain_start) < kDrainSeconds) {
+    if (num_pending_ > 0) PollPending();
+    bool unsent = false;
+    for (auto& [fd, c] : conns_) unsent = unsent || (c->unsent() > 0 && !c->lingering);
+    if (num_pending_ == 0 && !unsent) break;
+    const int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), 5);
+    for (int i = 0; i < n; ++i) {
+      auto it = conns_.find(events[i].data.fd);
+      if (it != conns_.end() && (events[i].events & EPOLLOUT)) Flush(*it->second);
+    }
+  }
   // Closing a connection destroys its pending response, which aborts its request.
   std::vector<int> fds;
   for (auto& [fd, c] : conns_) fds.push_back(fd);
