@@ -12,6 +12,7 @@
 #include <tuple>
 #include <vector>
 
+#include "backend/cpu/avx2_matmul.h"
 #include "backend/cpu/fast_matmul.h"
 #include "backend/cpu/matmul.h"
 #include "common/cpu_features.h"
@@ -104,6 +105,21 @@ TEST(QuantDecodeTest, Avx512DecodersMatchLoaderBitForBit) {
     for (int64_t r = 0; r < 3; ++r) {
       loader::DequantizeRow(t, w.Row(r), a.data(), 512);
       internal::DequantizeRowAvx512(t, w.Row(r), b.data(), 512);
+      for (int i = 0; i < 512; ++i) ASSERT_EQ(std::memcmp(&a[i], &b[i], 4), 0) << loader::DTypeName(t) << " row " << r << " i " << i;
+    }
+  }
+}
+
+TEST(QuantDecodeTest, Avx2DecodersMatchLoaderBitForBit) {
+  const CpuFeatures& f = GetCpuFeatures();
+  if (!(f.avx2 && f.fma && f.f16c)) GTEST_SKIP() << "no AVX2+FMA on this CPU";
+  std::mt19937 rng(6);
+  for (DType t : kAllQuant) {
+    Matrix w = RandomQuant(t, 3, 512, rng);
+    std::vector<float> a(512), b(512);
+    for (int64_t r = 0; r < 3; ++r) {
+      loader::DequantizeRow(t, w.Row(r), a.data(), 512);
+      internal::DequantizeRowAvx2(t, w.Row(r), b.data(), 512);
       for (int i = 0; i < 512; ++i) ASSERT_EQ(std::memcmp(&a[i], &b[i], 4), 0) << loader::DTypeName(t) << " row " << r << " i " << i;
     }
   }
@@ -409,6 +425,60 @@ TEST(Avx2TierTest, RowResultDoesNotDependOnBatchOrThreads) {
   for (DType t : {DType::kF32, DType::kBF16, DType::kF16}) {
     Matrix w = RandomPlain(t, 131, 576, rng);
     ExpectBatchInvariant(w, rng, std::string(loader::DTypeName(t)) + " avx2");
+  }
+}
+
+// The int8 kernel of the AVX2 tier (vpmaddubsw, no VNNI): the values of the
+// scalar model bit for bit (so those of the VNNI kernel too), with group tails
+// of 1..15 rows (a half-empty or empty second 8-row half included), for every
+// fast layout, and batch-invariant.
+TEST(Avx2TierTest, Int8KernelGivesTheScalarModelsBits) {
+  ForcedTier tier("avx2");
+  if (!tier.ok) GTEST_SKIP() << "this CPU has no AVX2+FMA";
+  ASSERT_EQ(internal::FastInt8Kernel(), internal::FastKernel::kAvx2);
+  ASSERT_TRUE(HasFastKernel(DType::kQ4_1));
+  std::mt19937 rng(41);
+  ThreadPool pool(2);
+  for (DType t : {DType::kQ4_0, DType::kQ4_1, DType::kQ8_0, DType::kI8Row}) {
+    for (auto [n, k] : std::vector<std::pair<int64_t, int64_t>>{{1, 32}, {5, 64}, {8, 96}, {9, 32}, {16, 160}, {24, 64}, {47, 576}}) {
+      Matrix w;
+      if (t == DType::kI8Row) {
+        auto q = QuantizeMatrix(RandomPlain(DType::kF32, n, k, rng), DType::kI8Row);
+        ASSERT_TRUE(q.ok()) << q.status().ToString();
+        w = std::move(q.value());
+      } else {
+        w = RandomQuant(t, n, k, rng);
+      }
+      const Matrix exact = CopyOf(w);
+      PrepareForPrecision(w, MatmulPrecision::kFast);
+      ASSERT_TRUE(internal::IsFastLayout(w)) << loader::DTypeName(t);
+      for (int64_t m : {1, 2, 3, 4, 5, 8, 9, 17}) {
+        std::vector<float> x = RandomX(m * k, rng), bias = RandomX(n, rng), y(m * n), ys(m * n);
+        MatMul(pool, x.data(), m, w, bias.data(), y.data());
+        MatMulScalar(x.data(), m, w, bias.data(), ys.data());
+        auto ref = Reference(x, m, exact, bias.data());
+        // Rounding x to int8 per block moves each x by at most amax / 254.
+        std::vector<double> bound(m * n, 1e-5);
+        std::vector<float> row(k);
+        for (int64_t j = 0; j < n; ++j) {
+          DequantizeMatrixRow(exact, j, row.data());
+          for (int64_t i = 0; i < m; ++i)
+            for (int64_t b = 0; b < k / 32; ++b) {
+              double amax = 0, wsum = 0;
+              for (int e = 0; e < 32; ++e) {
+                amax = std::max(amax, std::fabs(static_cast<double>(x[i * k + b * 32 + e])));
+                wsum += std::fabs(static_cast<double>(row[b * 32 + e]));
+              }
+              bound[i * n + j] += 1.001 * amax / 254 * wsum;
+            }
+        }
+        for (int64_t i = 0; i < m * n; ++i) {
+          ASSERT_EQ(y[i], ys[i]) << loader::DTypeName(t) << " m=" << m << " n=" << n << " k=" << k << " i=" << i;
+          ASSERT_NEAR(y[i], ref[i], bound[i]) << loader::DTypeName(t) << " m=" << m << " n=" << n << " k=" << k;
+        }
+      }
+      ExpectBatchInvariant(w, rng, std::string("avx2 int8 ") + loader::DTypeName(t));
+    }
   }
 }
 

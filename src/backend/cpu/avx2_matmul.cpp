@@ -17,7 +17,7 @@ namespace {
 
 using loader::DType;
 
-bool IsBlock32(DType t) { return t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ8_0; }
+bool IsBlock32(DType t) { return t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ5_0 || t == DType::kQ5_1 || t == DType::kQ8_0; }
 bool IsPlainType(DType t) { return t == DType::kF32 || t == DType::kBF16 || t == DType::kF16; }
 
 }  // namespace
@@ -147,7 +147,98 @@ PAGODA_TARGET_AVX2 inline __m256 Decode8(const uint8_t* b, int e, __m256 d, __m2
 }
 
 template <DType T>
-constexpr int64_t kBlockBytes32 = T == DType::kQ4_0 ? 18 : T == DType::kQ4_1 ? 20 : 34;
+constexpr int64_t kBlockBytes32 = T == DType::kQ4_0 ? 18 : T == DType::kQ4_1 ? 20 : T == DType::kQ5_0 ? 22 : T == DType::kQ5_1 ? 24 : 34;
+
+// The same for Q5_0 / Q5_1: bit 4 of element j is bit j of the 32-bit qh.
+template <DType T>
+PAGODA_TARGET_AVX2 inline __m256 Decode8Q5(const uint8_t* b, int e, __m256 d, __m256 m) {
+  constexpr bool kMin = T == DType::kQ5_1;
+  uint32_t qh;
+  std::memcpy(&qh, b + (kMin ? 4 : 2), 4);
+  const uint8_t* qs = b + (kMin ? 8 : 6);
+  __m256i q = Bytes8(qs + 8 * (e & 1));
+  q = e < 2 ? _mm256_and_si256(q, _mm256_set1_epi32(0x0F)) : _mm256_srli_epi32(q, 4);
+  const __m256i hb = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(qh >> (8 * e))), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)),
+                                      _mm256_set1_epi32(1));
+  q = _mm256_or_si256(q, _mm256_slli_epi32(hb, 4));
+  if constexpr (kMin) return _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(q), d), m);
+  else return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(q, _mm256_set1_epi32(16))), d);
+}
+
+template <DType T>
+PAGODA_TARGET_AVX2 inline __m256 DecodeAny8(const uint8_t* b, int e, __m256 d, __m256 m) {
+  if constexpr (T == DType::kQ5_0 || T == DType::kQ5_1) return Decode8Q5<T>(b, e, d, m);
+  else return Decode8<T>(b, e, d, m);
+}
+
+// The 256-element k-quants into y[256], with loader/dtype.cpp's arithmetic:
+// Q4_K / Q5_K as (d * sc) * q - dmin * m, Q6_K as (d * sc) * q.
+template <DType T>
+PAGODA_TARGET_AVX2 void Decode256(const uint8_t* b, float* y) {
+  const __m256i nib = _mm256_set1_epi32(0x0F);
+  if constexpr (T == DType::kQ4_K || T == DType::kQ5_K) {
+    constexpr bool k5 = T == DType::kQ5_K;
+    const float d = Half(b), dmin = Half(b + 2);
+    const uint8_t* scales = b + 4;
+    const uint8_t* qh = b + 16;
+    const uint8_t* q = b + (k5 ? 48 : 16);
+    for (int g = 0; g < 4; ++g) {
+      uint8_t sc, mn;
+      loader::ScaleMinK4(2 * g, scales, &sc, &mn);
+      const __m256 d1 = _mm256_set1_ps(d * sc), m1 = _mm256_set1_ps(dmin * mn);
+      loader::ScaleMinK4(2 * g + 1, scales, &sc, &mn);
+      const __m256 d2 = _mm256_set1_ps(d * sc), m2 = _mm256_set1_ps(dmin * mn);
+      const __m256i u1 = _mm256_set1_epi32(1 << (2 * g)), u2 = _mm256_set1_epi32(2 << (2 * g)), sixteen = _mm256_set1_epi32(16);
+      for (int h = 0; h < 4; ++h) {
+        const __m256i v = Bytes8(q + 8 * h);
+        __m256i l = _mm256_and_si256(v, nib), u = _mm256_srli_epi32(v, 4);
+        if constexpr (k5) {
+          const __m256i hb = Bytes8(qh + 8 * h);
+          l = _mm256_add_epi32(l, _mm256_andnot_si256(_mm256_cmpeq_epi32(_mm256_and_si256(hb, u1), _mm256_setzero_si256()), sixteen));
+          u = _mm256_add_epi32(u, _mm256_andnot_si256(_mm256_cmpeq_epi32(_mm256_and_si256(hb, u2), _mm256_setzero_si256()), sixteen));
+        }
+        _mm256_storeu_ps(y + 8 * h, _mm256_sub_ps(_mm256_mul_ps(d1, _mm256_cvtepi32_ps(l)), m1));
+        _mm256_storeu_ps(y + 32 + 8 * h, _mm256_sub_ps(_mm256_mul_ps(d2, _mm256_cvtepi32_ps(u)), m2));
+      }
+      q += 32;
+      y += 64;
+    }
+  } else {
+    static_assert(T == DType::kQ6_K);
+    const uint8_t* ql = b;
+    const uint8_t* qh = b + 128;
+    const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192);
+    const float d = Half(b + 208);
+    const __m256i three = _mm256_set1_epi32(3), off = _mm256_set1_epi32(32);
+    for (int n = 0; n < 2; ++n) {
+      for (int l0 = 0; l0 < 32; l0 += 8) {
+        const int is = l0 / 16;
+        const __m256i a = Bytes8(ql + l0), c = Bytes8(ql + l0 + 32), h = Bytes8(qh + l0);
+        const __m256i q1 = _mm256_sub_epi32(_mm256_or_si256(_mm256_and_si256(a, nib), _mm256_slli_epi32(_mm256_and_si256(h, three), 4)), off);
+        const __m256i q2 = _mm256_sub_epi32(
+            _mm256_or_si256(_mm256_and_si256(c, nib), _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(h, 2), three), 4)), off);
+        const __m256i q3 = _mm256_sub_epi32(
+            _mm256_or_si256(_mm256_srli_epi32(a, 4), _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(h, 4), three), 4)), off);
+        const __m256i q4 = _mm256_sub_epi32(
+            _mm256_or_si256(_mm256_srli_epi32(c, 4), _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(h, 6), three), 4)), off);
+        _mm256_storeu_ps(y + l0, _mm256_mul_ps(_mm256_set1_ps(d * sc[is + 0]), _mm256_cvtepi32_ps(q1)));
+        _mm256_storeu_ps(y + l0 + 32, _mm256_mul_ps(_mm256_set1_ps(d * sc[is + 2]), _mm256_cvtepi32_ps(q2)));
+        _mm256_storeu_ps(y + l0 + 64, _mm256_mul_ps(_mm256_set1_ps(d * sc[is + 4]), _mm256_cvtepi32_ps(q3)));
+        _mm256_storeu_ps(y + l0 + 96, _mm256_mul_ps(_mm256_set1_ps(d * sc[is + 6]), _mm256_cvtepi32_ps(q4)));
+      }
+      y += 128;
+      ql += 64;
+      qh += 32;
+      sc += 8;
+    }
+  }
+}
+
+template <DType T>
+PAGODA_TARGET_AVX2 void DecodeRow256(const uint8_t* src, float* dst, int64_t n) {
+  constexpr int64_t BB = T == DType::kQ4_K ? 144 : T == DType::kQ5_K ? 176 : 210;
+  for (int64_t blk = 0; blk < n / 256; ++blk) Decode256<T>(src + blk * BB, dst + blk * 256);
+}
 
 // Decode (few rows): NR weight rows decoded in registers, 8 values at a time,
 // with the FMA order of DenseTile8. Block scales are converted once per block
@@ -163,12 +254,12 @@ PAGODA_TARGET_AVX2 void SkinnyTile8(const float* x, int64_t ldx, const uint8_t* 
     for (int b = 0; b < NR; ++b) {
       const uint8_t* p = w + b * row_bytes + blk * BB;
       ds[b] = Half(p);
-      ms[b] = T == DType::kQ4_1 ? Half(p + 2) : 0.0f;
+      ms[b] = T == DType::kQ4_1 || T == DType::kQ5_1 ? Half(p + 2) : 0.0f;
     }
     for (int e = 0; e < 4; ++e) {
       __m256 wv[NR];
       for (int b = 0; b < NR; ++b)
-        wv[b] = Decode8<T>(w + b * row_bytes + blk * BB, e, _mm256_broadcast_ss(&ds[b]), _mm256_broadcast_ss(&ms[b]));
+        wv[b] = DecodeAny8<T>(w + b * row_bytes + blk * BB, e, _mm256_broadcast_ss(&ds[b]), _mm256_broadcast_ss(&ms[b]));
       for (int a = 0; a < MR; ++a) {
         const __m256 xv = _mm256_loadu_ps(x + a * ldx + blk * 32 + 8 * e);
         for (int b = 0; b < NR; ++b) acc[a][b] = _mm256_fmadd_ps(xv, wv[b], acc[a][b]);
@@ -208,8 +299,8 @@ PAGODA_TARGET_AVX2 void DecodeRow8(const uint8_t* src, float* dst, int64_t n) {
   for (int64_t blk = 0; blk < n / 32; ++blk) {
     const uint8_t* p = src + blk * BB;
     const __m256 d = _mm256_set1_ps(Half(p));
-    const __m256 m = T == DType::kQ4_1 ? _mm256_set1_ps(Half(p + 2)) : _mm256_setzero_ps();
-    for (int e = 0; e < 4; ++e) _mm256_storeu_ps(dst + blk * 32 + 8 * e, Decode8<T>(p, e, d, m));
+    const __m256 m = T == DType::kQ4_1 || T == DType::kQ5_1 ? _mm256_set1_ps(Half(p + 2)) : _mm256_setzero_ps();
+    for (int e = 0; e < 4; ++e) _mm256_storeu_ps(dst + blk * 32 + 8 * e, DecodeAny8<T>(p, e, d, m));
   }
 }
 
@@ -222,6 +313,8 @@ PAGODA_TARGET_AVX2 void QuantRange(const float* x, int64_t m, const Matrix& w, f
   if (m <= 4 && IsBlock32(t) && k % 32 == 0) {
     if (t == DType::kQ4_0) SkinnyAll<DType::kQ4_0>(x, m, w, y, n0, n1);
     else if (t == DType::kQ4_1) SkinnyAll<DType::kQ4_1>(x, m, w, y, n0, n1);
+    else if (t == DType::kQ5_0) SkinnyAll<DType::kQ5_0>(x, m, w, y, n0, n1);
+    else if (t == DType::kQ5_1) SkinnyAll<DType::kQ5_1>(x, m, w, y, n0, n1);
     else SkinnyAll<DType::kQ8_0>(x, m, w, y, n0, n1);
     return;
   }
@@ -235,12 +328,7 @@ PAGODA_TARGET_AVX2 void QuantRange(const float* x, int64_t m, const Matrix& w, f
     const int64_t mi = std::min(mb, m - i0);
     for (int64_t j0 = n0; j0 < n1; j0 += kPanelRows) {
       const int64_t nr = std::min(kPanelRows, n1 - j0);
-      for (int64_t r = 0; r < nr; ++r) {
-        if (t == DType::kQ4_0 && k % 32 == 0) DecodeRow8<DType::kQ4_0>(w.Row(j0 + r), p + r * k, k);
-        else if (t == DType::kQ4_1 && k % 32 == 0) DecodeRow8<DType::kQ4_1>(w.Row(j0 + r), p + r * k, k);
-        else if (t == DType::kQ8_0 && k % 32 == 0) DecodeRow8<DType::kQ8_0>(w.Row(j0 + r), p + r * k, k);
-        else loader::DequantizeRow(t, w.Row(j0 + r), p + r * k, k);
-      }
+      for (int64_t r = 0; r < nr; ++r) DequantizeRowAvx2(t, w.Row(j0 + r), p + r * k, k);
       DensePanel8<DType::kF32>(x + i0 * k, mi, k, reinterpret_cast<const uint8_t*>(p), static_cast<size_t>(k) * sizeof(float), nr,
                                y + i0 * w.rows + j0, w.rows);
     }
@@ -248,6 +336,19 @@ PAGODA_TARGET_AVX2 void QuantRange(const float* x, int64_t m, const Matrix& w, f
 }
 
 }  // namespace
+
+PAGODA_TARGET_AVX2 void DequantizeRowAvx2(DType t, const uint8_t* src, float* dst, int64_t n) {
+  const bool b32 = n % 32 == 0, b256 = n % 256 == 0;
+  if (t == DType::kQ4_0 && b32) return DecodeRow8<DType::kQ4_0>(src, dst, n);
+  if (t == DType::kQ4_1 && b32) return DecodeRow8<DType::kQ4_1>(src, dst, n);
+  if (t == DType::kQ5_0 && b32) return DecodeRow8<DType::kQ5_0>(src, dst, n);
+  if (t == DType::kQ5_1 && b32) return DecodeRow8<DType::kQ5_1>(src, dst, n);
+  if (t == DType::kQ8_0 && b32) return DecodeRow8<DType::kQ8_0>(src, dst, n);
+  if (t == DType::kQ4_K && b256) return DecodeRow256<DType::kQ4_K>(src, dst, n);
+  if (t == DType::kQ5_K && b256) return DecodeRow256<DType::kQ5_K>(src, dst, n);
+  if (t == DType::kQ6_K && b256) return DecodeRow256<DType::kQ6_K>(src, dst, n);
+  loader::DequantizeRow(t, src, dst, n);
+}
 
 void MatMulRangeAvx2(const float* x, int64_t m, const Matrix& w, float* y, int64_t n0, int64_t n1) {
   PAGODA_CHECK(Avx2Supports(w));
@@ -262,6 +363,7 @@ void MatMulRangeAvx2(const float* x, int64_t m, const Matrix& w, float* y, int64
 #else
 
 void MatMulRangeAvx2(const float*, int64_t, const Matrix&, float*, int64_t, int64_t) { PAGODA_CHECK_MSG(false, "not built for x86-64"); }
+void DequantizeRowAvx2(loader::DType t, const uint8_t* src, float* dst, int64_t n) { loader::DequantizeRow(t, src, dst, n); }
 
 #endif
 

@@ -18,6 +18,10 @@ namespace pagoda::backend::internal {
 // dtype in its file layout: not the AVX-512 kernel's scales-first Q4_1).
 bool Avx2Supports(const Matrix& w);
 
+// A row of a block format as float32 with the AVX2 decoders: the values of
+// loader::DequantizeRow bit for bit (that function itself for other dtypes).
+void DequantizeRowAvx2(loader::DType t, const uint8_t* src, float* dst, int64_t n);
+
 // y[:, n0:n1] (row stride w.rows) for all m rows, without the bias.
 void MatMulRangeAvx2(const float* x, int64_t m, const Matrix& w, float* y, int64_t n0, int64_t n1);
 

@@ -97,12 +97,57 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void QuantizeRowsAvx512(con
     }
   }
 }
+
+#define PAGODA_TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+PAGODA_TARGET_AVX2 inline int32_t HSumEpi32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+  return _mm_cvtsi128_si32(s);
+}
+
+// The same values as QuantizeRowsScalar, on AVX2 (the max is exact in any
+// order; cvtps2dq rounds to nearest even).
+PAGODA_TARGET_AVX2 void QuantizeRowsAvx2(const float* x, int64_t r0, int64_t r1, int64_t k, QuantActs& qa) {
+  const int64_t nb = k / 32;
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+  const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);  // undoes the per-lane interleave of the packs
+  for (int64_t r = r0; r < r1; ++r) {
+    for (int64_t b = 0; b < nb; ++b) {
+      const float* xb = x + r * k + b * 32;
+      __m256 v[4];
+      for (int j = 0; j < 4; ++j) v[j] = _mm256_loadu_ps(xb + 8 * j);
+      __m256 mx = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v[0], abs_mask), _mm256_and_ps(v[1], abs_mask)),
+                                _mm256_max_ps(_mm256_and_ps(v[2], abs_mask), _mm256_and_ps(v[3], abs_mask)));
+      __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+      m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+      m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
+      const float amax = _mm_cvtss_f32(m4);
+      const float d = amax / 127.0f;
+      const float id = d != 0.0f ? 1.0f / d : 0.0f;
+      const __m256 idv = _mm256_set1_ps(id);
+      __m256i q[4];
+      for (int j = 0; j < 4; ++j) q[j] = _mm256_min_epi32(hi, _mm256_max_epi32(lo, _mm256_cvtps_epi32(_mm256_mul_ps(v[j], idv))));
+      const __m256i p16a = _mm256_packs_epi32(q[0], q[1]), p16b = _mm256_packs_epi32(q[2], q[3]);
+      const __m256i p8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p16a, p16b), order);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(qa.q.data() + r * k + b * 32), p8);
+      const int32_t sum = HSumEpi32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
+      qa.d[r * nb + b] = d;
+      qa.s[r * nb + b] = sum;
+      qa.ds[r * nb + b] = d * static_cast<float>(sum);
+    }
+  }
+}
 #endif
 
 void QuantizeRows(const float* x, int64_t r0, int64_t r1, int64_t k, QuantActs& qa) {
 #if defined(__x86_64__)
   static const bool avx512 = GetCpuFeatures().avx512f && GetCpuFeatures().avx512bw && GetCpuFeatures().avx512vl;
+  static const bool avx2 = GetCpuFeatures().avx2 && GetCpuFeatures().fma && GetCpuFeatures().f16c;
   if (avx512) return QuantizeRowsAvx512(x, r0, r1, k, qa);
+  if (avx2) return QuantizeRowsAvx2(x, r0, r1, k, qa);
 #endif
   QuantizeRowsScalar(x, r0, r1, k, qa);
 }
@@ -246,6 +291,107 @@ PAGODA_TARGET_VNNI void VnniRange(const QuantActs& qa, int64_t m, const Matrix& 
       for (int64_t g = gb; g < ge; ++g) VnniTile<T, 1>(w, g, qa, i, y);
   }
 }
+
+// The int8 kernel on AVX2 (no VNNI): the same integer block sums as VnniTile,
+// then the same float operations in the same order, so the values are
+// identical. A 256-bit register holds 8 rows' 4-code lanes: half h of a chunk
+// register is rows 8h..8h+7. vpmaddubsw adds the u8 x s8 products of each byte
+// pair into 16 bits and vpmaddwd (by ones) each 16-bit pair into the lane:
+//   Q4_0 / Q4_1 (codes 0..15): a pair is at most 2 * 15 * 127 = 3810, so the
+//     8 products of a block add in 16 bits (at most 30480) and widen once;
+//   Q8_0 / I8_ROW (u8 = s8 + 128): with |w| as the unsigned operand and
+//     x * sign(w) as the signed one a pair is at most 2 * 128 * 127 = 32512,
+//     and the sum is of the signed codes, which is what VnniTile gets after
+//     subtracting 128 * qsum; each product widens to 32 bits at once.
+template <DType T, int MR>
+PAGODA_TARGET_AVX2 void Avx2Tile(const Matrix& w, int64_t g, const QuantActs& qa, int64_t i0, float* y) {
+  const int64_t nb = w.cols / 32, k = w.cols;
+  constexpr bool kRow = T == DType::kI8Row;
+  constexpr bool kQ8 = T == DType::kQ8_0 || kRow;
+  constexpr int64_t hdr = T == DType::kQ4_1 ? 64 : kRow ? 0 : 32;
+  constexpr int64_t cb = hdr + (kQ8 ? 512 : 256);
+  const uint8_t* base = Chunk(w, g, 0);
+  const __m256i nib = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1), flip = _mm256_set1_epi8(static_cast<char>(0x80));
+  const int64_t r0 = g * kGroup;
+  for (int h = 0; h < 2; ++h) {
+    const int64_t first = r0 + 8 * h, valid = std::min<int64_t>(8, w.rows - first);
+    if (valid <= 0) break;  // the group's padding rows
+    __m256 acc[MR];
+    for (int a = 0; a < MR; ++a) acc[a] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* c = base + b * cb;
+      __m256i isum[MR];
+      if constexpr (kQ8) {
+        for (int a = 0; a < MR; ++a) isum[a] = _mm256_setzero_si256();
+        for (int s = 0; s < 8; ++s) {
+          const __m256i ws = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + hdr + 64 * s + 32 * h)), flip);
+          const __m256i wa = _mm256_abs_epi8(ws);
+          for (int a = 0; a < MR; ++a) {
+            int32_t f;
+            std::memcpy(&f, qa.q.data() + (i0 + a) * k + b * 32 + 4 * s, 4);
+            const __m256i xs = _mm256_sign_epi8(_mm256_set1_epi32(f), ws);
+            isum[a] = _mm256_add_epi32(isum[a], _mm256_madd_epi16(_mm256_maddubs_epi16(wa, xs), ones));
+          }
+        }
+      } else {
+        __m256i s16[MR];
+        for (int a = 0; a < MR; ++a) s16[a] = _mm256_setzero_si256();
+        for (int s = 0; s < 8; ++s) {
+          const __m256i p = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + hdr + 64 * (s % 4) + 32 * h));
+          const __m256i wv = s < 4 ? _mm256_and_si256(p, nib) : _mm256_and_si256(_mm256_srli_epi16(p, 4), nib);
+          for (int a = 0; a < MR; ++a) {
+            int32_t f;
+            std::memcpy(&f, qa.q.data() + (i0 + a) * k + b * 32 + 4 * s, 4);
+            s16[a] = _mm256_add_epi16(s16[a], _mm256_maddubs_epi16(wv, _mm256_set1_epi32(f)));
+          }
+        }
+        for (int a = 0; a < MR; ++a) {
+          isum[a] = _mm256_madd_epi16(s16[a], ones);
+          if constexpr (T == DType::kQ4_0) isum[a] = _mm256_sub_epi32(isum[a], _mm256_set1_epi32(8 * qa.s[(i0 + a) * nb + b]));
+        }
+      }
+      __m256 dw = _mm256_setzero_ps(), mw = _mm256_setzero_ps();
+      if constexpr (!kRow) dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c + 16 * h)));
+      if constexpr (T == DType::kQ4_1) mw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(c + 32 + 16 * h)));
+      for (int a = 0; a < MR; ++a) {
+        const int64_t ib = (i0 + a) * nb + b;
+        if constexpr (kRow) acc[a] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[a]), _mm256_set1_ps(qa.d[ib]), acc[a]);
+        else acc[a] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[a]), _mm256_mul_ps(dw, _mm256_set1_ps(qa.d[ib])), acc[a]);
+        if constexpr (T == DType::kQ4_1) acc[a] = _mm256_fmadd_ps(mw, _mm256_set1_ps(qa.ds[ib]), acc[a]);
+      }
+    }
+    if constexpr (kRow) {
+      const __m256 sw = _mm256_loadu_ps(RowScales(w, g) + 8 * h);
+      for (int a = 0; a < MR; ++a) acc[a] = _mm256_mul_ps(acc[a], sw);
+    }
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(valid)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    for (int a = 0; a < MR; ++a) _mm256_maskstore_ps(y + (i0 + a) * w.rows + first, mask, acc[a]);
+  }
+}
+
+// VnniRange's loop on AVX2: decode takes 1-row tiles per group (the group
+// stays in L1 for the next row), batches 4-row tiles over L1-sized runs of groups.
+template <DType T>
+PAGODA_TARGET_AVX2 void Avx2Range(const QuantActs& qa, int64_t m, const Matrix& w, float* y, int64_t g0, int64_t g1) {
+  const size_t group_bytes = static_cast<size_t>(w.cols / 32 * FastChunkBytes(T));
+  if (m <= 4) {
+    constexpr int64_t kAhead = 2;
+    for (int64_t g = g0; g < g1; ++g) {
+      if (g + kAhead < g1) PrefetchRange(Chunk(w, g + kAhead, 0), group_bytes);
+      for (int64_t i = 0; i < m; ++i) Avx2Tile<T, 1>(w, g, qa, i, y);
+    }
+    return;
+  }
+  const int64_t run = std::max<int64_t>(1, (int64_t{32} << 10) / static_cast<int64_t>(group_bytes));
+  for (int64_t gb = g0; gb < g1; gb += run) {
+    const int64_t ge = std::min(g1, gb + run);
+    int64_t i = 0;
+    for (; i + 4 <= m; i += 4)
+      for (int64_t g = gb; g < ge; ++g) Avx2Tile<T, 4>(w, g, qa, i, y);
+    for (; i < m; ++i)
+      for (int64_t g = gb; g < ge; ++g) Avx2Tile<T, 1>(w, g, qa, i, y);
+  }
+}
 #endif
 
 }  // namespace
@@ -331,7 +477,8 @@ void FastDequantRow(const Matrix& w, int64_t r, float* dst) {
 
 namespace {
 
-QuantActs& Acts(const float* x, int64_t m, int64_t k, ThreadPool* pool) {
+// scalar: the plain quantizer (the scalar model), else the CPU's vector one (the same values).
+QuantActs& Acts(const float* x, int64_t m, int64_t k, ThreadPool* pool, bool scalar = false) {
   // Grows to the largest batch, then reused: no allocation per step. Named
   // through a reference so that pool workers see the caller's buffers (a
   // lambda would name their own thread_local instead).
@@ -344,7 +491,9 @@ QuantActs& Acts(const float* x, int64_t m, int64_t k, ThreadPool* pool) {
     qa.s.resize(nb);
     qa.ds.resize(nb);
   }
-  if (pool != nullptr && m >= 8) {
+  if (scalar) {
+    QuantizeRowsScalar(x, 0, m, k, qa);
+  } else if (pool != nullptr && m >= 8) {
     pool->Run(m, [&](int64_t r0, int64_t r1, int) { QuantizeRows(x, r0, r1, k, qa); });
   } else {
     QuantizeRows(x, 0, m, k, qa);
@@ -361,21 +510,28 @@ void AddBias(const float* bias, int64_t m, int64_t n, float* y) {
 }  // namespace
 
 void FastMatMulScalar(const float* x, int64_t m, const Matrix& w, const float* bias, float* y) {
-  const QuantActs& qa = Acts(x, m, w.cols, nullptr);
+  const QuantActs& qa = Acts(x, m, w.cols, nullptr, /*scalar=*/true);
   ScalarRange(qa, m, w, y, 0, Groups(w));
   AddBias(bias, m, w.rows, y);
 }
 
-void FastMatMul(ThreadPool& pool, const float* x, int64_t m, const Matrix& w, const float* bias, float* y, bool vnni) {
+void FastMatMul(ThreadPool& pool, const float* x, int64_t m, const Matrix& w, const float* bias, float* y, FastKernel kernel) {
   const QuantActs& qa = Acts(x, m, w.cols, &pool);
   pool.Run(Groups(w), [&](int64_t g0, int64_t g1, int) {
 #if defined(__x86_64__)
-    if (vnni) {
+    if (kernel == FastKernel::kVnni) {
       switch (w.dtype) {
         case DType::kQ4_0: VnniRange<DType::kQ4_0>(qa, m, w, y, g0, g1); break;
         case DType::kQ4_1: VnniRange<DType::kQ4_1>(qa, m, w, y, g0, g1); break;
         case DType::kI8Row: VnniRange<DType::kI8Row>(qa, m, w, y, g0, g1); break;
         default: VnniRange<DType::kQ8_0>(qa, m, w, y, g0, g1); break;
+      }
+    } else if (kernel == FastKernel::kAvx2) {
+      switch (w.dtype) {
+        case DType::kQ4_0: Avx2Range<DType::kQ4_0>(qa, m, w, y, g0, g1); break;
+        case DType::kQ4_1: Avx2Range<DType::kQ4_1>(qa, m, w, y, g0, g1); break;
+        case DType::kI8Row: Avx2Range<DType::kI8Row>(qa, m, w, y, g0, g1); break;
+        default: Avx2Range<DType::kQ8_0>(qa, m, w, y, g0, g1); break;
       }
     } else {
       ScalarRange(qa, m, w, y, g0, g1);

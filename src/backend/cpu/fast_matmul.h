@@ -40,7 +40,12 @@ void RepackFast(const Matrix& src, Matrix* dst);
 // Row r of a fast-layout matrix as float32 (same values as loader::DequantizeRow of the original row).
 void FastDequantRow(const Matrix& w, int64_t r, float* dst);
 
-void FastMatMul(ThreadPool& pool, const float* x, int64_t m, const Matrix& w, const float* bias, float* y, bool vnni);
+// The kernel of the fast layout: VNNI (AVX-512), AVX2 (vpmaddubsw; the same
+// values as VNNI) or the scalar model.
+enum class FastKernel { kScalar, kAvx2, kVnni };
+// The one MatMul uses on this CPU and tier (matmul.cpp).
+FastKernel FastInt8Kernel();
+void FastMatMul(ThreadPool& pool, const float* x, int64_t m, const Matrix& w, const float* bias, float* y, FastKernel kernel);
 void FastMatMulScalar(const float* x, int64_t m, const Matrix& w, const float* bias, float* y);
 
 }  // namespace pagoda::backend::internal

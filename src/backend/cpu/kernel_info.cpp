@@ -1,6 +1,7 @@
 #include "backend/cpu/kernel_info.h"
 
 #include "backend/cpu/attention.h"
+#include "backend/cpu/fast_matmul.h"
 #include "backend/cpu/matmul.h"
 #include "common/cpu_features.h"
 
@@ -9,7 +10,11 @@ namespace pagoda::backend {
 std::string CpuKernelSummary() {
   std::string s = std::string("matmul=") + MatMulKernelName();
   // --fast-matmul falls back to the exact kernels where a format has no fast one.
-  s += HasFastKernel(loader::DType::kQ4_1) ? " fast-int8=vnni" : " fast-int8=none(exact)";
+  switch (internal::FastInt8Kernel()) {
+    case internal::FastKernel::kVnni: s += " fast-int8=vnni"; break;
+    case internal::FastKernel::kAvx2: s += " fast-int8=avx2"; break;
+    default: s += " fast-int8=none(exact)"; break;
+  }
   s += HasFastKernel(loader::DType::kBF16) ? " fast-bf16=avx512bf16" : " fast-bf16=none(exact)";
   s += std::string(" attention=") + AttentionKernelName();
   s += " (cpu: " + GetCpuFeatures().ToString() + ")";

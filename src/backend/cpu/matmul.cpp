@@ -170,9 +170,22 @@ const char* MatMulKernelName() {
   return "portable";
 }
 
+// VNNI where the tier is AVX-512 with VNNI; the AVX2 kernel on the AVX2 tier
+// and on AVX-512 without VNNI (vpmaddubsw is there too).
+namespace internal {
+FastKernel FastInt8Kernel() {
+  switch (GetIsa()) {
+    case Isa::kAvx512Vnni: return FastKernel::kVnni;
+    case Isa::kAvx512:
+    case Isa::kAvx2: return FastKernel::kAvx2;
+    default: return FastKernel::kScalar;
+  }
+}
+}  // namespace internal
+
 bool HasFastKernel(DType t) {
   if (t == DType::kBF16) return UsesAvx512MatMul() && internal::HasBf16DotKernel();
-  return GetIsa() == Isa::kAvx512Vnni && (internal::FastFormat(t) || t == DType::kQ4_K);
+  return internal::FastInt8Kernel() != internal::FastKernel::kScalar && (internal::FastFormat(t) || t == DType::kQ4_K);
 }
 
 bool UsesAvx512MatMul() { return GetIsa() == Isa::kAvx512 || GetIsa() == Isa::kAvx512Vnni; }
@@ -189,7 +202,7 @@ void MatMulScalar(const float* x, int64_t m, const Matrix& w, const float* bias,
 void MatMul(ThreadPool& pool, const float* x, int64_t m, const Matrix& w, const float* bias, float* y) {
   const Isa isa = GetIsa();
   if (internal::IsFastLayout(w)) {
-    internal::FastMatMul(pool, x, m, w, bias, y, isa == Isa::kAvx512Vnni);
+    internal::FastMatMul(pool, x, m, w, bias, y, internal::FastInt8Kernel());
     return;
   }
   if (w.dtype == DType::kBF16 && w.precision == MatmulPrecision::kFast && HasFastKernel(DType::kBF16)) {
