@@ -14,7 +14,7 @@
 namespace pagoda::cli {
 
 // Help texts of the load and kernel flags that serve shares with the other commands.
-inline constexpr const char* kFastMatmulHelp = "Q4_0/Q4_1/Q8_0/Q4_K weights: int8 activations and int8 dot products (VNNI, or AVX2 vpmaddubsw); BF16 weights: bf16 activations and AVX512-BF16 dot products (faster; not bit-comparable with the exact path)";
+inline constexpr const char* kFastMatmulHelp = "Q4_0/Q4_1/Q8_0/Q4_K/Q5_0 weights: int8 activations and int8 dot products (VNNI, or AVX2 vpmaddubsw); BF16 weights: bf16 activations and AVX512-BF16 dot products (faster; not bit-comparable with the exact path)";
 inline constexpr const char* kQuantizationHelp = "Quantize F32/BF16/F16 weights at load: none, int8 (per output row), q8_0, q4_0, q4_1 (per 32 values)";
 inline constexpr const char* kKvCacheDtypeHelp = "KV cache elements: auto (float32), float16 or bfloat16 (half the memory per token, rounded when written)";
 inline constexpr const char* kPinThreadsHelp = "Bind the engine thread and each kernel thread to one CPU of the allowed set";

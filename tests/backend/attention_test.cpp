@@ -122,7 +122,7 @@ TEST(PagedAttentionTest, LongContextsAreBlockSizeInvariant) {
     std::mt19937 rng(9);
     std::normal_distribution<float> nd;
     ThreadPool pool(2);
-    for (int64_t D : {64, 24, 32, 128}) {
+    for (int64_t D : {64, 24, 32, 128, 256}) {
       const int64_t H = 6, KVH = 2, len = 150, qlen = 70;
       for (int64_t window : {0, 100}) {
         std::vector<float> k(len * KVH * D), v(len * KVH * D), q(qlen * H * D);

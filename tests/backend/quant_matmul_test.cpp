@@ -304,6 +304,39 @@ TEST(QuantMatMulTest, Q4KFastPathRunsAsQ4_1Blocks) {
   }
 }
 
+// Q5_0 under kFast: as Q8_0 blocks (the same values exactly), then the Q8_0
+// int8 kernel; equal to its scalar model, close to the exact reference, batch-invariant.
+TEST(QuantMatMulTest, Q5_0FastPathRunsAsQ8_0Blocks) {
+  if (!HasFastKernel(DType::kQ5_0)) GTEST_SKIP() << "no int8 kernel on this CPU";
+  std::mt19937 rng(37);
+  ThreadPool pool(2);
+  for (auto [m, n, k] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{1, 5, 32}, {3, 33, 640}, {9, 70, 96}, {17, 16, 256}}) {
+    Matrix w = RandomQuant(DType::kQ5_0, n, k, rng);
+    Matrix q = Q5_0AsQ8_0(w);
+    ASSERT_EQ(q.dtype, DType::kQ8_0);
+    std::vector<float> a(k), b(k);
+    for (int64_t r = 0; r < n; ++r) {
+      DequantizeMatrixRow(w, r, a.data());
+      DequantizeMatrixRow(q, r, b.data());
+      ASSERT_EQ(std::memcmp(a.data(), b.data(), a.size() * 4), 0) << "row " << r;
+    }
+    std::vector<float> x = RandomX(m * k, rng), bias = RandomX(n, rng);
+    auto ref = Reference(x, m, w, bias.data());
+    auto mag = AbsScale(x, m, w);
+    PrepareForPrecision(w, MatmulPrecision::kFast);
+    ASSERT_TRUE(internal::IsFastLayout(w));
+    ASSERT_EQ(w.dtype, DType::kQ8_0);
+    std::vector<float> y(m * n), ys(m * n);
+    MatMul(pool, x.data(), m, w, bias.data(), y.data());
+    MatMulScalar(x.data(), m, w, bias.data(), ys.data());
+    for (int64_t i = 0; i < m * n; ++i) {
+      ASSERT_EQ(y[i], ys[i]) << "m=" << m << " n=" << n << " k=" << k << " i=" << i;
+      ASSERT_NEAR(y[i], ref[i], 8e-3 * mag[i] + 1e-5) << "m=" << m << " n=" << n << " k=" << k;
+    }
+    ExpectBatchInvariant(w, rng, "Q5_0 fast");
+  }
+}
+
 TEST(QuantMatMulTest, FastPathMatchesItsScalarModelAndTheReference) {
   std::mt19937 rng(17);
   ThreadPool pool(2);

@@ -481,6 +481,7 @@ AttendFn PickAttend(int64_t D, KvDType kv) {
       case 32: return AttendAvx2<4>;
       case 64: return AttendAvx2<8>;
       case 128: return AttendAvx2<16>;
+      case 256: return AttendAvx2<32>;  // Gemma 3: the query is read from L1, not held
       default: break;
     }
   }

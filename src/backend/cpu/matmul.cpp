@@ -185,7 +185,7 @@ FastKernel FastInt8Kernel() {
 
 bool HasFastKernel(DType t) {
   if (t == DType::kBF16) return UsesAvx512MatMul() && internal::HasBf16DotKernel();
-  return internal::FastInt8Kernel() != internal::FastKernel::kScalar && (internal::FastFormat(t) || t == DType::kQ4_K);
+  return internal::FastInt8Kernel() != internal::FastKernel::kScalar && (internal::FastFormat(t) || t == DType::kQ4_K || t == DType::kQ5_0);
 }
 
 bool UsesAvx512MatMul() { return GetIsa() == Isa::kAvx512 || GetIsa() == Isa::kAvx512Vnni; }

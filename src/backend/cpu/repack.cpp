@@ -137,6 +137,34 @@ Matrix Q4KAsQ4_1(const Matrix& w) {
   return q;
 }
 
+// Q5_0 as Q8_0 blocks: the same scale, codes x - 16 (in [-16, 15]) as int8.
+// The loader computes float(x - 16) * d for both, so the values are identical.
+Matrix Q5_0AsQ8_0(const Matrix& w) {
+  Matrix q;
+  q.dtype = DType::kQ8_0;
+  q.rows = w.rows;
+  q.cols = w.cols;
+  q.owned.Resize(q.bytes());
+  const int64_t nb = w.cols / 32;
+  for (int64_t r = 0; r < w.rows; ++r) {
+    const uint8_t* src = w.Row(r);
+    uint8_t* dst = q.owned.as<uint8_t>() + r * q.RowBytes();
+    for (int64_t b = 0; b < nb; ++b, src += 22, dst += 34) {
+      std::memcpy(dst, src, 2);  // d
+      uint32_t qh;
+      std::memcpy(&qh, src + 2, 4);
+      const uint8_t* qs = src + 6;
+      for (int j = 0; j < 16; ++j) {
+        const int lo = (qs[j] & 0x0F) | (((qh >> j) & 1) << 4), hi = (qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4);
+        dst[2 + j] = static_cast<uint8_t>(static_cast<int8_t>(lo - 16));
+        dst[2 + 16 + j] = static_cast<uint8_t>(static_cast<int8_t>(hi - 16));
+      }
+    }
+  }
+  q.data = q.owned.data();
+  return q;
+}
+
 void SplitQ4_1Scales(Matrix& w) { Relayout(w, true); }
 void JoinQ4_1Scales(Matrix& w) { Relayout(w, false); }
 
@@ -153,6 +181,12 @@ void PrepareForPrecision(Matrix& w, MatmulPrecision p) {
   if (p == MatmulPrecision::kFast && w.dtype == DType::kQ4_K && w.precision == MatmulPrecision::kExact && w.cols % 256 == 0) {
     Matrix packed;
     internal::RepackFast(Q4KAsQ4_1(w), &packed);  // the int8 kernel of Q4_1
+    w = std::move(packed);
+    return;
+  }
+  if (p == MatmulPrecision::kFast && w.dtype == DType::kQ5_0 && w.precision == MatmulPrecision::kExact && w.cols % 32 == 0) {
+    Matrix packed;
+    internal::RepackFast(Q5_0AsQ8_0(w), &packed);  // the int8 kernel of Q8_0
     w = std::move(packed);
     return;
   }

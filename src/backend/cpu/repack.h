@@ -14,7 +14,7 @@ namespace pagoda::backend {
 // I8_ROW weights with a multiple of 32 columns are repacked into the 16-row
 // interleaved int8 layout (fast_matmul.h) and w owns the copy; other formats
 // stay as they are and keep the exact path, except Q4_K (as Q4_1 blocks, see
-// Q4KAsQ4_1) and BF16 weights, which keep
+// Q4KAsQ4_1), Q5_0 (as Q8_0 blocks, see Q5_0AsQ8_0) and BF16 weights, which keep
 // their rows and take the bf16 dot kernel (bf16_matmul.h) where the CPU has
 // AVX512-BF16. For kExact, Q4_1 weights get their
 // scales first in each row (Matrix::scales_first) where MatMul runs AVX-512.
@@ -30,6 +30,10 @@ Result<Matrix> QuantizeMatrix(const Matrix& w, loader::DType target);
 // Q4_K weights as Q4_1 blocks (one per 32-value sub-block; the two scale
 // products rounded to float16), GGUF layout. kFast repacks Q4_K through it.
 Matrix Q4KAsQ4_1(const Matrix& w);
+
+// Q5_0 weights as Q8_0 blocks (codes minus 16 as int8; the same values), GGUF
+// layout. kFast repacks Q5_0 through it (8.5 bits per weight instead of 5.5).
+Matrix Q5_0AsQ8_0(const Matrix& w);
 
 // The Q4_1 scales-first layout of w (a copy w owns), and back; the values are unchanged.
 void SplitQ4_1Scales(Matrix& w);
