@@ -266,6 +266,27 @@ TEST(QuantMatMulTest, Q4_1ScalesFirstLayoutGivesTheSameBits) {
   }
 }
 
+// w (exact, a format kFast repacks as another's blocks) under kFast: the layout
+// of `as`, results equal to the scalar model, near the exact reference on m
+// random rows, batch-invariant.
+void ExpectRepackedFastPath(Matrix& w, int64_t m, DType as, std::mt19937& rng, ThreadPool& pool, const std::string& what) {
+  const int64_t n = w.rows, k = w.cols;
+  std::vector<float> x = RandomX(m * k, rng), bias = RandomX(n, rng);
+  auto ref = Reference(x, m, w, bias.data());
+  auto mag = AbsScale(x, m, w);
+  PrepareForPrecision(w, MatmulPrecision::kFast);
+  ASSERT_TRUE(internal::IsFastLayout(w)) << what;
+  ASSERT_EQ(w.dtype, as) << what;
+  std::vector<float> y(m * n), ys(m * n);
+  MatMul(pool, x.data(), m, w, bias.data(), y.data());
+  MatMulScalar(x.data(), m, w, bias.data(), ys.data());
+  for (int64_t i = 0; i < m * n; ++i) {
+    ASSERT_EQ(y[i], ys[i]) << what << " m=" << m << " n=" << n << " k=" << k << " i=" << i;
+    ASSERT_NEAR(y[i], ref[i], 8e-3 * mag[i] + 1e-5) << what << " m=" << m << " n=" << n << " k=" << k;
+  }
+  ExpectBatchInvariant(w, rng, what);
+}
+
 // Q4_K under kFast: each sub-block as a Q4_1 block (scale products rounded to
 // float16, relative 2^-11), then the Q4_1 int8 kernel; close to the exact
 // reference, equal to its scalar model, batch-invariant.
@@ -288,19 +309,7 @@ TEST(QuantMatMulTest, Q4KFastPathRunsAsQ4_1Blocks) {
       }
       ASSERT_LE(worst, 2e-3 * scale) << "row " << r << ": the sub-block scales moved by more than float16 rounding";
     }
-    std::vector<float> x = RandomX(m * k, rng), bias = RandomX(n, rng);
-    auto ref = Reference(x, m, w, bias.data());
-    auto mag = AbsScale(x, m, w);
-    PrepareForPrecision(w, MatmulPrecision::kFast);
-    ASSERT_TRUE(internal::IsFastLayout(w));
-    std::vector<float> y(m * n), ys(m * n);
-    MatMul(pool, x.data(), m, w, bias.data(), y.data());
-    MatMulScalar(x.data(), m, w, bias.data(), ys.data());
-    for (int64_t i = 0; i < m * n; ++i) {
-      ASSERT_EQ(y[i], ys[i]) << "m=" << m << " n=" << n << " k=" << k << " i=" << i;
-      ASSERT_NEAR(y[i], ref[i], 8e-3 * mag[i] + 1e-5) << "m=" << m << " n=" << n << " k=" << k;
-    }
-    ExpectBatchInvariant(w, rng, "Q4_K fast");
+    ExpectRepackedFastPath(w, m, DType::kQ4_1, rng, pool, "Q4_K fast");
   }
 }
 
@@ -320,20 +329,7 @@ TEST(QuantMatMulTest, Q5_0FastPathRunsAsQ8_0Blocks) {
       DequantizeMatrixRow(q, r, b.data());
       ASSERT_EQ(std::memcmp(a.data(), b.data(), a.size() * 4), 0) << "row " << r;
     }
-    std::vector<float> x = RandomX(m * k, rng), bias = RandomX(n, rng);
-    auto ref = Reference(x, m, w, bias.data());
-    auto mag = AbsScale(x, m, w);
-    PrepareForPrecision(w, MatmulPrecision::kFast);
-    ASSERT_TRUE(internal::IsFastLayout(w));
-    ASSERT_EQ(w.dtype, DType::kQ8_0);
-    std::vector<float> y(m * n), ys(m * n);
-    MatMul(pool, x.data(), m, w, bias.data(), y.data());
-    MatMulScalar(x.data(), m, w, bias.data(), ys.data());
-    for (int64_t i = 0; i < m * n; ++i) {
-      ASSERT_EQ(y[i], ys[i]) << "m=" << m << " n=" << n << " k=" << k << " i=" << i;
-      ASSERT_NEAR(y[i], ref[i], 8e-3 * mag[i] + 1e-5) << "m=" << m << " n=" << n << " k=" << k;
-    }
-    ExpectBatchInvariant(w, rng, "Q5_0 fast");
+    ExpectRepackedFastPath(w, m, DType::kQ8_0, rng, pool, "Q5_0 fast");
   }
 }
 

@@ -238,28 +238,46 @@ inline void SoftmaxChunk(float* sc, int64_t nc, float* mx, float* sum, float* al
   *mx = cmax;
 }
 
+// The walk's state before the first key: no max, no sum, zero outputs.
+inline void StartItem(const AttnItem& it, int64_t D, float* mx, float* sum) {
+  for (int64_t hq = 0; hq < it.nh; ++hq) {
+    mx[hq] = -INFINITY;
+    sum[hq] = 0;
+    std::fill(it.out + hq * D, it.out + (hq + 1) * D, 0.0f);
+  }
+}
+
+// The K and V rows of chunk keys c0 .. c0 + nc - 1 as float32: in the cache
+// (float32), or widened into wide (16-bit caches; 2 * kKeyChunk * D floats).
+inline void ChunkRows(const AttnParams& p, const AttnItem& it, int64_t c0, int64_t nc, float* wide, const float** kp,
+                      const float** vp) {
+  const int64_t D = p.D;
+  for (int64_t j = 0; j < nc; ++j) {
+    const int64_t pp = c0 + j;
+    const int64_t slot = static_cast<int64_t>(it.block_table[pp / p.bs]) * p.bs + pp % p.bs;
+    kp[j] = KvRow(p, p.kc, slot * p.stride + it.g * D, wide + j * D);
+    vp[j] = KvRow(p, p.vc, slot * p.stride + it.g * D, wide + (kKeyChunk + j) * D);
+  }
+}
+
+// The widening buffer of the calling thread (empty for float32 caches).
+inline float* WideBuffer(const AttnParams& p) {
+  thread_local std::vector<float> wide;
+  if (p.kv != KvDType::kF32) wide.resize(static_cast<size_t>(2 * kKeyChunk * p.D));
+  return wide.data();
+}
+
 void AttendGeneric(const AttnParams& p, const AttnItem& it) {
   const int64_t D = p.D;
   float sc[kMaxGroup][kKeyChunk];
   float mx[kMaxGroup], sum[kMaxGroup], alpha[kMaxGroup];
   const float* kp[kKeyChunk];
   const float* vp[kKeyChunk];
-  // 16-bit caches: the chunk's K and V rows widened to float32 here.
-  thread_local std::vector<float> wide;
-  if (p.kv != KvDType::kF32) wide.resize(static_cast<size_t>(2 * kKeyChunk * D));
-  for (int64_t hq = 0; hq < it.nh; ++hq) {
-    mx[hq] = -INFINITY;
-    sum[hq] = 0;
-    std::fill(it.out + hq * D, it.out + (hq + 1) * D, 0.0f);
-  }
+  float* wide = WideBuffer(p);
+  StartItem(it, D, mx, sum);
   for (int64_t c0 = it.kstart; c0 <= it.pos; c0 += kKeyChunk) {
     const int64_t nc = std::min(kKeyChunk, it.pos + 1 - c0);
-    for (int64_t j = 0; j < nc; ++j) {
-      const int64_t pp = c0 + j;
-      const int64_t slot = static_cast<int64_t>(it.block_table[pp / p.bs]) * p.bs + pp % p.bs;
-      kp[j] = KvRow(p, p.kc, slot * p.stride + it.g * D, wide.data() + j * D);
-      vp[j] = KvRow(p, p.vc, slot * p.stride + it.g * D, wide.data() + (kKeyChunk + j) * D);
-    }
+    ChunkRows(p, it, c0, nc, wide, kp, vp);
     for (int64_t j = 0; j < nc; ++j) {
       for (int64_t hq = 0; hq < it.nh; ++hq) {
         float v = p.kern.dot(it.q + hq * D, kp[j], D) * p.scale;
@@ -405,21 +423,11 @@ PAGODA_ATTN_AVX2 void AttendAvx2(const AttnParams& p, AttnItem it) {
   float mx[kMaxGroup], sum[kMaxGroup], alpha[kMaxGroup];
   const float* kp[kKeyChunk];
   const float* vp[kKeyChunk];
-  thread_local std::vector<float> wide;
-  if (p.kv != KvDType::kF32) wide.resize(static_cast<size_t>(2 * kKeyChunk * D));
-  for (int64_t hq = 0; hq < it.nh; ++hq) {
-    mx[hq] = -INFINITY;
-    sum[hq] = 0;
-    std::fill(it.out + hq * D, it.out + (hq + 1) * D, 0.0f);
-  }
+  float* wide = WideBuffer(p);
+  StartItem(it, D, mx, sum);
   for (int64_t c0 = it.kstart; c0 <= it.pos; c0 += kKeyChunk) {
     const int64_t nc = std::min(kKeyChunk, it.pos + 1 - c0);
-    for (int64_t j = 0; j < nc; ++j) {
-      const int64_t pp = c0 + j;
-      const int64_t slot = static_cast<int64_t>(it.block_table[pp / p.bs]) * p.bs + pp % p.bs;
-      kp[j] = KvRow(p, p.kc, slot * p.stride + it.g * D, wide.data() + j * D);
-      vp[j] = KvRow(p, p.vc, slot * p.stride + it.g * D, wide.data() + (kKeyChunk + j) * D);
-    }
+    ChunkRows(p, it, c0, nc, wide, kp, vp);
     for (int64_t hq = 0; hq < it.nh; ++hq) {
       __m256 qr[DV];
       for (int d = 0; d < DV; ++d) qr[d] = _mm256_loadu_ps(it.q + hq * D + 8 * d);

@@ -14,6 +14,17 @@ namespace {
 
 using loader::DType;
 
+// A matrix of w's shape in dtype t, with owned (uninitialized) storage; the
+// caller fills it and sets data.
+Matrix OwnedLike(const Matrix& w, DType t) {
+  Matrix q;
+  q.dtype = t;
+  q.rows = w.rows;
+  q.cols = w.cols;
+  q.owned.Resize(q.bytes());
+  return q;
+}
+
 void PutHalf(uint8_t* p, float v) {
   const uint16_t h = loader::F32ToF16(v);
   std::memcpy(p, &h, 2);
@@ -106,11 +117,7 @@ void Relayout(Matrix& w, bool split) {
 // they are. The loader computes (d_K * sc_j) * q - dmin_K * m_j; the only
 // change is rounding the two products to float16 (relative 2^-11 at most).
 Matrix Q4KAsQ4_1(const Matrix& w) {
-  Matrix q;
-  q.dtype = DType::kQ4_1;
-  q.rows = w.rows;
-  q.cols = w.cols;
-  q.owned.Resize(q.bytes());
+  Matrix q = OwnedLike(w, DType::kQ4_1);
   const int64_t nsuper = w.cols / 256;
   for (int64_t r = 0; r < w.rows; ++r) {
     const uint8_t* src = w.Row(r);
@@ -140,11 +147,7 @@ Matrix Q4KAsQ4_1(const Matrix& w) {
 // Q5_0 as Q8_0 blocks: the same scale, codes x - 16 (in [-16, 15]) as int8.
 // The loader computes float(x - 16) * d for both, so the values are identical.
 Matrix Q5_0AsQ8_0(const Matrix& w) {
-  Matrix q;
-  q.dtype = DType::kQ8_0;
-  q.rows = w.rows;
-  q.cols = w.cols;
-  q.owned.Resize(q.bytes());
+  Matrix q = OwnedLike(w, DType::kQ8_0);
   const int64_t nb = w.cols / 32;
   for (int64_t r = 0; r < w.rows; ++r) {
     const uint8_t* src = w.Row(r);
@@ -203,11 +206,7 @@ Result<Matrix> QuantizeMatrix(const Matrix& w, DType target) {
   if (w.ElemBytes() == 0) return InvalidArgument(std::string("matrix is already quantized (") + loader::DTypeName(w.dtype) + ")");
   if (target != DType::kI8Row && w.cols % 32 != 0)
     return InvalidArgument("cannot quantize a matrix with " + std::to_string(w.cols) + " input features: not a multiple of 32");
-  Matrix q;
-  q.dtype = target;
-  q.rows = w.rows;
-  q.cols = w.cols;
-  q.owned.Resize(q.bytes());
+  Matrix q = OwnedLike(w, target);
   std::vector<float> row(static_cast<size_t>(w.cols));
   const int64_t bb = loader::BlockBytes(target);
   for (int64_t r = 0; r < w.rows; ++r) {
