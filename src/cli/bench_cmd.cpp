@@ -106,15 +106,16 @@ int RunRoofline(const RooflineOptions& o) {
       const double g = MeasureQuantMatMulGflops(pool, t, p, o.min_seconds);
       if (g < 0) continue;
       const std::string name = std::string(FormatName(t)) + (fast ? "/fast" : "");
-      const char* how = fast ? "int8 activations x int8 codes, AVX512-VNNI (MatmulPrecision::kFast)"
-                             : "dequantized in registers, float32 FMA (MatmulPrecision::kExact)";
-      std::printf("  %-9s %8.1f GFLOP/s  backend::MatMul, %s\n", name.c_str(), g, how);
+      const std::string how = fast ? std::string("int8 activations x int8 codes, ") + backend::FastInt8KernelName() +
+                                         " kernel (MatmulPrecision::kFast)"
+                                   : "dequantized in registers, float32 FMA (MatmulPrecision::kExact)";
+      std::printf("  %-9s %8.1f GFLOP/s  backend::MatMul, %s\n", name.c_str(), g, how.c_str());
       peaks[name] = {{"gflops", g}, {"kernel", std::string("backend::MatMul ") + how}};
     }
   }
   const double int8 = MeasureInt8Gops(pool, o.min_seconds);
   if (int8 < 0) return BenchFail(Internal("the int8 loop disagrees with its scalar check"));
-  std::printf("  %-9s %8.1f GOP/s    own %s loop: u8 x s8 -> s32 vpdpbusd, no scales (the int8 ceiling)\n", "int8", int8,
+  std::printf("  %-9s %8.1f GOP/s    own %s loop: u8 x s8 -> s32 dot products, no scales (the int8 ceiling)\n", "int8", int8,
               Int8KernelName());
   peaks["int8"] = {{"gops", int8}, {"kernel", std::string("own ") + Int8KernelName() + " loop"}};
   j["peak"] = peaks;

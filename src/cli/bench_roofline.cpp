@@ -286,6 +286,33 @@ __attribute__((target("avx512f,avx512vnni"))) double VnniLoop(int64_t iters, flo
   _mm512_storeu_si512(sink, s);  // only kept alive, never read as floats
   return 12.0 * static_cast<double>(iters);
 }
+
+// The AVX2 tier's instructions (CPUs without AVX-512).
+__attribute__((target("avx2,fma"))) double FmaLoopAvx2(int64_t iters, float* sink) {
+  __m256 a[12];
+  for (int i = 0; i < 12; ++i) a[i] = _mm256_set1_ps(1e-3f * static_cast<float>(i));
+  const __m256 x = _mm256_set1_ps(0.999f), y = _mm256_set1_ps(1e-4f);
+  for (int64_t n = 0; n < iters; ++n)
+    for (int i = 0; i < 12; ++i) a[i] = _mm256_fmadd_ps(a[i], x, y);
+  __m256 s = a[0];
+  for (int i = 1; i < 12; ++i) s = _mm256_add_ps(s, a[i]);
+  _mm256_storeu_ps(sink, s);
+  return 12.0 * static_cast<double>(iters);
+}
+
+// The inner step of the AVX2 int8 kernel (Q4 formats): vpmaddubsw (32 u8 x s8
+// products, pairs summed) then vpaddw into a 16-bit accumulator. Returns steps run.
+__attribute__((target("avx2"))) double MaddubsLoop(int64_t iters, float* sink) {
+  __m256i a[12];
+  for (int i = 0; i < 12; ++i) a[i] = _mm256_set1_epi16(static_cast<short>(i));
+  const __m256i x = _mm256_set1_epi8(3), y = _mm256_set1_epi8(-2);
+  for (int64_t n = 0; n < iters; ++n)
+    for (int i = 0; i < 12; ++i) a[i] = _mm256_add_epi16(a[i], _mm256_maddubs_epi16(x, y));
+  __m256i s = a[0];
+  for (int i = 1; i < 12; ++i) s = _mm256_add_epi16(s, a[i]);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(sink), s);  // only kept alive
+  return 12.0 * static_cast<double>(iters);
+}
 #endif
 
 }  // namespace
@@ -304,6 +331,8 @@ std::vector<InstructionCeiling> MeasureInstructionCeilings(ThreadPool& pool, dou
       {"fp32 FMA (vfmadd, zmm)", 32, f.avx512f, FmaLoop},
       {"bf16 dot (vdpbf16ps)", 64, f.avx512f && f.avx512_bf16, Bf16DotLoop},
       {"int8 dot (vpdpbusd)", 128, f.avx512f && f.avx512_vnni, VnniLoop},
+      {"fp32 FMA (vfmadd, ymm)", 16, !f.avx512f && f.avx2 && f.fma, FmaLoopAvx2},
+      {"int8 dot (vpmaddubsw + vpaddw, ymm)", 64, !f.avx512f && f.avx2, MaddubsLoop},
   };
   constexpr int64_t kIters = 1 << 20;
   for (const Probe& p : probes) {

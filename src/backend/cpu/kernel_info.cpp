@@ -1,7 +1,6 @@
 #include "backend/cpu/kernel_info.h"
 
 #include "backend/cpu/attention.h"
-#include "backend/cpu/fast_matmul.h"
 #include "backend/cpu/matmul.h"
 #include "common/cpu_features.h"
 
@@ -10,11 +9,7 @@ namespace pagoda::backend {
 std::string CpuKernelSummary() {
   std::string s = std::string("matmul=") + MatMulKernelName();
   // --fast-matmul falls back to the exact kernels where a format has no fast one.
-  switch (internal::FastInt8Kernel()) {
-    case internal::FastKernel::kVnni: s += " fast-int8=vnni"; break;
-    case internal::FastKernel::kAvx2: s += " fast-int8=avx2"; break;
-    default: s += " fast-int8=none(exact)"; break;
-  }
+  s += std::string(" fast-int8=") + FastInt8KernelName();
   s += HasFastKernel(loader::DType::kBF16) ? " fast-bf16=avx512bf16" : " fast-bf16=none(exact)";
   s += std::string(" attention=") + AttentionKernelName();
   s += " (cpu: " + GetCpuFeatures().ToString() + ")";

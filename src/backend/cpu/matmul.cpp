@@ -188,6 +188,14 @@ bool HasFastKernel(DType t) {
   return internal::FastInt8Kernel() != internal::FastKernel::kScalar && (internal::FastFormat(t) || t == DType::kQ4_K || t == DType::kQ5_0);
 }
 
+const char* FastInt8KernelName() {
+  switch (internal::FastInt8Kernel()) {
+    case internal::FastKernel::kVnni: return "vnni";
+    case internal::FastKernel::kAvx2: return "avx2";
+    default: return "none(exact)";
+  }
+}
+
 bool UsesAvx512MatMul() { return GetIsa() == Isa::kAvx512 || GetIsa() == Isa::kAvx512Vnni; }
 bool UsesAvx2MatMul() { return GetIsa() == Isa::kAvx2; }
 

@@ -75,8 +75,10 @@ void MatMulScalar(const float* x, int64_t m, const Matrix& w, const float* bias,
 bool ForceMatMulTierForTesting(const std::string& tier);
 
 // Whether kFast has its own kernel for this weight type on this machine (int8
-// VNNI for the block formats, AVX512-BF16 for BF16).
+// VNNI or AVX2 for the block formats, AVX512-BF16 for BF16).
 bool HasFastKernel(loader::DType t);
+// The int8 kernel kFast runs on: "vnni", "avx2" or "none(exact)".
+const char* FastInt8KernelName();
 
 // Whether MatMul runs the AVX-512 kernels / the AVX2+FMA tier (the tier of this
 // machine, unless a lower one is forced). Attention follows the same tier.
