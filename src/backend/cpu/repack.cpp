@@ -181,19 +181,11 @@ void PrepareForPrecision(Matrix& w, MatmulPrecision p) {
     w.precision = MatmulPrecision::kFast;  // the rows as stored, read by the bf16 dot kernel (bf16_matmul.h)
     return;
   }
-  if (p == MatmulPrecision::kFast && w.dtype == DType::kQ4_K && w.precision == MatmulPrecision::kExact && w.cols % 256 == 0) {
-    Matrix packed;
-    internal::RepackFast(Q4KAsQ4_1(w), &packed);  // the int8 kernel of Q4_1
-    w = std::move(packed);
-    return;
-  }
-  if (p == MatmulPrecision::kFast && w.dtype == DType::kQ5_0 && w.precision == MatmulPrecision::kExact && w.cols % 32 == 0) {
-    Matrix packed;
-    internal::RepackFast(Q5_0AsQ8_0(w), &packed);  // the int8 kernel of Q8_0
-    w = std::move(packed);
-    return;
-  }
-  if (p != MatmulPrecision::kFast || w.precision == MatmulPrecision::kFast || !internal::FastFormat(w.dtype)) return;
+  if (p != MatmulPrecision::kFast || w.precision == MatmulPrecision::kFast) return;
+  // Formats the int8 kernel reads as another's blocks.
+  if (w.dtype == DType::kQ4_K && w.cols % 256 == 0) w = Q4KAsQ4_1(w);
+  else if (w.dtype == DType::kQ5_0 && w.cols % 32 == 0) w = Q5_0AsQ8_0(w);
+  if (!internal::FastFormat(w.dtype)) return;
   if (w.cols % 32 != 0) return;  // kI8Row of any width: the activations are quantized per 32, so it keeps kExact
   Matrix packed;
   internal::RepackFast(w, &packed);
