@@ -414,8 +414,8 @@ Status Model::Forward(ThreadPool& pool, const ForwardBatch& b, backend::KvCache&
 
   auto run_mlp = [&](const LayerWeights& L, const float* in, float* out) {
     if (c.gated_mlp) {
-      backend::MatMul(pool, in, T, L.gate, opt(L.gate_b), g);
-      backend::MatMul(pool, in, T, L.up, opt(L.up_b), u);
+      const backend::MatMulOutput gate_up[] = {{&L.gate, opt(L.gate_b), g}, {&L.up, opt(L.up_b), u}};
+      backend::MatMulShared(pool, in, T, gate_up);
       backend::GatedActivate(pool, act, g, u, T * I);
       backend::MatMul(pool, g, T, L.down, opt(L.down_b), out);
     } else {
@@ -431,9 +431,8 @@ Status Model::Forward(ThreadPool& pool, const ForwardBatch& b, backend::KvCache&
     const bool sliding = c.layer_sliding[li];
     if (!h_ready) norm(x, L.attn_norm_w, L.attn_norm_b, h, T);
     h_ready = false;
-    backend::MatMul(pool, h, T, L.q, opt(L.q_b), q);
-    backend::MatMul(pool, h, T, L.k, opt(L.k_b), k);
-    backend::MatMul(pool, h, T, L.v, opt(L.v_b), v);
+    const backend::MatMulOutput qkv[] = {{&L.q, opt(L.q_b), q}, {&L.k, opt(L.k_b), k}, {&L.v, opt(L.v_b), v}};
+    backend::MatMulShared(pool, h, T, qkv);
     if (c.qk_norm) {
       backend::RmsNorm(pool, q, L.q_norm.data(), eps, c.norm_weight_offset, T * c.num_heads, D, q);
       backend::RmsNorm(pool, k, L.k_norm.data(), eps, c.norm_weight_offset, T * c.num_kv_heads, D, k);

@@ -518,5 +518,46 @@ TEST(Avx2TierTest, PortableTierCanBeForcedToo) {
   EXPECT_FALSE(ForceMatMulTierForTesting("sse9"));
 }
 
+// MatMulShared: several matrices over one input give each output exactly what
+// MatMul gives it alone, whatever mix of paths they take (int8 fast layout,
+// exact block format, bf16 dot products, plain float), with or without a bias,
+// on every tier and thread count, for decode and batch sizes.
+TEST(MatMulSharedTest, EachOutputIsWhatMatMulGivesItAlone) {
+  std::mt19937 rng(41);
+  const int64_t k = 96;
+  Matrix fast = RandomQuant(DType::kQ4_1, 40, k, rng);
+  PrepareForPrecision(fast, MatmulPrecision::kFast);
+  Matrix exact = RandomQuant(DType::kQ4_1, 17, k, rng);
+  PrepareForPrecision(exact, MatmulPrecision::kExact);
+  Matrix bf16 = RandomPlain(DType::kBF16, 33, k, rng);
+  PrepareForPrecision(bf16, MatmulPrecision::kFast);
+  Matrix f32 = RandomPlain(DType::kF32, 5, k, rng);
+  const std::vector<float> bias_fast = RandomX(40, rng), bias_f32 = RandomX(5, rng);
+  for (const std::string tier : {"", "avx2", "portable"}) {
+    ForcedTier forced(tier);
+    if (!forced.ok) continue;
+    for (int threads : {1, 2, 3}) {
+      ThreadPool pool(threads);
+      for (int64_t m : {1, 3, 9, 64}) {
+        const std::vector<float> x = RandomX(m * k, rng);
+        std::vector<float> y0(m * 40), y1(m * 17), y2(m * 33), y3(m * 5);
+        const MatMulOutput outs[] = {{&fast, bias_fast.data(), y0.data()}, {&exact, nullptr, y1.data()},
+                                     {&bf16, nullptr, y2.data()}, {&f32, bias_f32.data(), y3.data()}};
+        MatMulShared(pool, x.data(), m, outs);
+        for (const MatMulOutput& o : outs) {
+          std::vector<float> alone(m * o.w->rows);
+          MatMul(pool, x.data(), m, *o.w, o.bias, alone.data());
+          const std::vector<float> shared(o.y, o.y + m * o.w->rows);
+          ASSERT_EQ(shared, alone) << "tier '" << tier << "' threads " << threads << " m=" << m << " " << loader::DTypeName(o.w->dtype)
+                                   << " rows " << o.w->rows;
+        }
+        // And against the reference, so that equal-but-wrong fails too.
+        const std::vector<double> ref = Reference(x, m, exact, nullptr);
+        for (int64_t i = 0; i < m * 17; ++i) ASSERT_NEAR(y1[i], ref[i], 1e-3 * (1 + std::fabs(ref[i]))) << "exact Q4_1, m=" << m;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace pagoda::backend

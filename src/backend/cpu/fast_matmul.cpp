@@ -28,7 +28,6 @@ int32_t CodeOffset(DType t) { return t == DType::kQ4_0 ? 8 : t == DType::kQ8_0 |
 // Where GGUF keeps the codes inside a block.
 int64_t GgufCodeStart(DType t) { return t == DType::kQ4_1 ? 4 : 2; }
 
-int64_t Groups(const Matrix& w) { return (w.rows + kGroup - 1) / kGroup; }
 
 const uint8_t* Chunk(const Matrix& w, int64_t group, int64_t block) {
   return static_cast<const uint8_t*>(w.data) + (group * (w.cols / 32) + block) * FastChunkBytes(w.dtype);
@@ -36,16 +35,8 @@ const uint8_t* Chunk(const Matrix& w, int64_t group, int64_t block) {
 
 // kI8Row: the 16 row scales of a group (float32), after all the chunks.
 const float* RowScales(const Matrix& w, int64_t group) {
-  return reinterpret_cast<const float*>(Chunk(w, Groups(w), 0)) + group * kGroup;
+  return reinterpret_cast<const float*>(Chunk(w, FastGroups(w), 0)) + group * kGroup;
 }
-
-// Activations quantized per row and block of 32 (see the header).
-struct QuantActs {
-  std::vector<int8_t> q;     // [m, k]
-  std::vector<float> d;      // [m, k / 32]
-  std::vector<int32_t> s;    // block sums of q
-  std::vector<float> ds;     // d * s
-};
 
 void QuantizeRowsScalar(const float* x, int64_t r0, int64_t r1, int64_t k, QuantActs& qa) {
   const int64_t nb = k / 32;
@@ -408,15 +399,15 @@ void RepackFast(const Matrix& src, Matrix* dst) {
   dst->cols = src.cols;
   dst->precision = MatmulPrecision::kFast;
   const int64_t nb = src.cols / 32, cb = FastChunkBytes(t), hdr = HeaderBytes(t);
-  const int64_t scale_bytes = t == DType::kI8Row ? Groups(src) * kGroup * 4 : 0;
-  AlignedBuffer buf(static_cast<size_t>(Groups(src) * nb * cb + scale_bytes));
+  const int64_t scale_bytes = t == DType::kI8Row ? FastGroups(src) * kGroup * 4 : 0;
+  AlignedBuffer buf(static_cast<size_t>(FastGroups(src) * nb * cb + scale_bytes));
   buf.Zero();
   uint8_t* out = buf.as<uint8_t>();
   if (t == DType::kI8Row) {
     for (int64_t r = 0; r < src.rows; ++r) {
       const int64_t g = r / kGroup, l = r % kGroup;
       const uint8_t* qs = src.Row(r) + 4;
-      std::memcpy(out + Groups(src) * nb * cb + 4 * r, src.Row(r), 4);  // scale of row r = group g, lane l
+      std::memcpy(out + FastGroups(src) * nb * cb + 4 * r, src.Row(r), 4);  // scale of row r = group g, lane l
       for (int64_t b = 0; b < nb; ++b) {
         uint8_t* c = out + (g * nb + b) * cb;
         for (int s = 0; s < 8; ++s)
@@ -478,7 +469,21 @@ void FastDequantRow(const Matrix& w, int64_t r, float* dst) {
 namespace {
 
 // scalar: the plain quantizer (the scalar model), else the CPU's vector one (the same values).
-QuantActs& Acts(const float* x, int64_t m, int64_t k, ThreadPool* pool, bool scalar = false) {
+void AddBias(const float* bias, int64_t m, int64_t n, float* y) {
+  if (!bias) return;
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) y[i * n + j] += bias[j];
+}
+
+}  // namespace
+
+void FastMatMulScalar(const float* x, int64_t m, const Matrix& w, const float* bias, float* y) {
+  const QuantActs& qa = QuantizeActivations(x, m, w.cols, nullptr, /*scalar=*/true);
+  ScalarRange(qa, m, w, y, 0, FastGroups(w));
+  AddBias(bias, m, w.rows, y);
+}
+
+const QuantActs& QuantizeActivations(const float* x, int64_t m, int64_t k, ThreadPool* pool, bool scalar) {
   // Grows to the largest batch, then reused: no allocation per step. Named
   // through a reference so that pool workers see the caller's buffers (a
   // lambda would name their own thread_local instead).
@@ -501,50 +506,39 @@ QuantActs& Acts(const float* x, int64_t m, int64_t k, ThreadPool* pool, bool sca
   return qa;
 }
 
-void AddBias(const float* bias, int64_t m, int64_t n, float* y) {
-  if (!bias) return;
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < n; ++j) y[i * n + j] += bias[j];
-}
-
-}  // namespace
-
-void FastMatMulScalar(const float* x, int64_t m, const Matrix& w, const float* bias, float* y) {
-  const QuantActs& qa = Acts(x, m, w.cols, nullptr, /*scalar=*/true);
-  ScalarRange(qa, m, w, y, 0, Groups(w));
-  AddBias(bias, m, w.rows, y);
+void FastRange(const QuantActs& qa, int64_t m, const Matrix& w, const float* bias, float* y, int64_t g0, int64_t g1, FastKernel kernel) {
+#if defined(__x86_64__)
+  if (kernel == FastKernel::kVnni) {
+    switch (w.dtype) {
+      case DType::kQ4_0: VnniRange<DType::kQ4_0>(qa, m, w, y, g0, g1); break;
+      case DType::kQ4_1: VnniRange<DType::kQ4_1>(qa, m, w, y, g0, g1); break;
+      case DType::kI8Row: VnniRange<DType::kI8Row>(qa, m, w, y, g0, g1); break;
+      default: VnniRange<DType::kQ8_0>(qa, m, w, y, g0, g1); break;
+    }
+  } else if (kernel == FastKernel::kAvx2) {
+    switch (w.dtype) {
+      case DType::kQ4_0: Avx2Range<DType::kQ4_0>(qa, m, w, y, g0, g1); break;
+      case DType::kQ4_1: Avx2Range<DType::kQ4_1>(qa, m, w, y, g0, g1); break;
+      case DType::kI8Row: Avx2Range<DType::kI8Row>(qa, m, w, y, g0, g1); break;
+      default: Avx2Range<DType::kQ8_0>(qa, m, w, y, g0, g1); break;
+    }
+  } else {
+    ScalarRange(qa, m, w, y, g0, g1);
+  }
+#else
+  (void)kernel;
+  ScalarRange(qa, m, w, y, g0, g1);
+#endif
+  if (bias) {
+    const int64_t r0 = g0 * kGroup, r1 = std::min(w.rows, g1 * kGroup);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t r = r0; r < r1; ++r) y[i * w.rows + r] += bias[r];
+  }
 }
 
 void FastMatMul(ThreadPool& pool, const float* x, int64_t m, const Matrix& w, const float* bias, float* y, FastKernel kernel) {
-  const QuantActs& qa = Acts(x, m, w.cols, &pool);
-  pool.Run(Groups(w), [&](int64_t g0, int64_t g1, int) {
-#if defined(__x86_64__)
-    if (kernel == FastKernel::kVnni) {
-      switch (w.dtype) {
-        case DType::kQ4_0: VnniRange<DType::kQ4_0>(qa, m, w, y, g0, g1); break;
-        case DType::kQ4_1: VnniRange<DType::kQ4_1>(qa, m, w, y, g0, g1); break;
-        case DType::kI8Row: VnniRange<DType::kI8Row>(qa, m, w, y, g0, g1); break;
-        default: VnniRange<DType::kQ8_0>(qa, m, w, y, g0, g1); break;
-      }
-    } else if (kernel == FastKernel::kAvx2) {
-      switch (w.dtype) {
-        case DType::kQ4_0: Avx2Range<DType::kQ4_0>(qa, m, w, y, g0, g1); break;
-        case DType::kQ4_1: Avx2Range<DType::kQ4_1>(qa, m, w, y, g0, g1); break;
-        case DType::kI8Row: Avx2Range<DType::kI8Row>(qa, m, w, y, g0, g1); break;
-        default: Avx2Range<DType::kQ8_0>(qa, m, w, y, g0, g1); break;
-      }
-    } else {
-      ScalarRange(qa, m, w, y, g0, g1);
-    }
-#else
-    ScalarRange(qa, m, w, y, g0, g1);
-#endif
-    if (bias) {
-      const int64_t r0 = g0 * kGroup, r1 = std::min(w.rows, g1 * kGroup);
-      for (int64_t i = 0; i < m; ++i)
-        for (int64_t r = r0; r < r1; ++r) y[i * w.rows + r] += bias[r];
-    }
-  });
+  const QuantActs& qa = QuantizeActivations(x, m, w.cols, &pool);
+  pool.Run(FastGroups(w), [&](int64_t g0, int64_t g1, int) { FastRange(qa, m, w, bias, y, g0, g1, kernel); });
 }
 
 }  // namespace pagoda::backend::internal

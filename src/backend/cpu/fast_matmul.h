@@ -24,6 +24,7 @@
 // The scalar kernel does exactly that, so vector and scalar agree bit for bit.
 
 #include <cstdint>
+#include <vector>
 
 #include "backend/cpu/matmul.h"
 
@@ -46,6 +47,23 @@ enum class FastKernel { kScalar, kAvx2, kVnni };
 // The one MatMul uses on this CPU and tier (matmul.cpp).
 FastKernel FastInt8Kernel();
 void FastMatMul(ThreadPool& pool, const float* x, int64_t m, const Matrix& w, const float* bias, float* y, FastKernel kernel);
+
+// FastMatMul in two steps, so that several matrices over the same x share one
+// quantization of it and one fork/join (MatMulShared):
+// activations quantized per row and block of 32 (see above), into buffers of
+// the calling thread that grow to the largest batch and are then reused (valid
+// until its next call); on the pool for m >= 8 where one is given.
+struct QuantActs {
+  std::vector<int8_t> q;   // [m, k]
+  std::vector<float> d;    // [m, k / 32]
+  std::vector<int32_t> s;  // block sums of q
+  std::vector<float> ds;   // d * s
+};
+const QuantActs& QuantizeActivations(const float* x, int64_t m, int64_t k, ThreadPool* pool, bool scalar = false);
+// The 16-row groups of w (its padded rows / 16).
+inline int64_t FastGroups(const Matrix& w) { return (w.rows + 15) / 16; }
+// Output rows of groups [g0, g1) of w for all m rows of qa, plus the bias.
+void FastRange(const QuantActs& qa, int64_t m, const Matrix& w, const float* bias, float* y, int64_t g0, int64_t g1, FastKernel kernel);
 void FastMatMulScalar(const float* x, int64_t m, const Matrix& w, const float* bias, float* y);
 
 }  // namespace pagoda::backend::internal

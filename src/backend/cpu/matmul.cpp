@@ -15,6 +15,7 @@
 #include "backend/cpu/int8_row_matmul.h"
 #include "backend/cpu/quant_matmul.h"
 #include "backend/cpu/tile_avx512.h"
+#include "common/check.h"
 #include "common/cpu_features.h"
 
 namespace pagoda::backend {
@@ -207,48 +208,95 @@ void MatMulScalar(const float* x, int64_t m, const Matrix& w, const float* bias,
   RangeScalar(x, m, w, bias, y, 0, w.rows);
 }
 
-void MatMul(ThreadPool& pool, const float* x, int64_t m, const Matrix& w, const float* bias, float* y) {
-  const Isa isa = GetIsa();
-  if (internal::IsFastLayout(w)) {
-    internal::FastMatMul(pool, x, m, w, bias, y, internal::FastInt8Kernel());
+namespace {
+
+// Rows [n0, n1) of w on the plain (non-fast-layout) kernels of this tier, plus the bias.
+void PlainRange(Isa isa, const float* x, int64_t m, const Matrix& w, const float* bias, float* y, int64_t n0, int64_t n1) {
+#if defined(__x86_64__)
+  if (isa == Isa::kAvx2 && internal::Avx2Supports(w)) {
+    internal::MatMulRangeAvx2(x, m, w, y, n0, n1);
+    AddBiasColumns(bias, m, w.rows, n0, n1, y);
     return;
   }
-  if (w.dtype == DType::kBF16 && w.precision == MatmulPrecision::kFast && HasFastKernel(DType::kBF16)) {
-    // The activations rounded to bf16 once (the weights are as stored; a lower
-    // tier forced by a test reads them on its exact path instead).
-    const int64_t k = w.cols;
+  if (isa == Isa::kAvx512 || isa == Isa::kAvx512Vnni) {
+    switch (w.dtype) {
+      case DType::kF32: DenseRangeAvx512<DType::kF32>(x, m, w, y, n0, n1); break;
+      case DType::kBF16: DenseRangeAvx512<DType::kBF16>(x, m, w, y, n0, n1); break;
+      case DType::kF16: DenseRangeAvx512<DType::kF16>(x, m, w, y, n0, n1); break;
+      case DType::kI8Row: internal::Int8RowRangeAvx512(x, m, w, y, n0, n1); break;
+      default: internal::QuantRangeAvx512(x, m, w, y, n0, n1); break;
+    }
+    AddBiasColumns(bias, m, w.rows, n0, n1, y);
+    return;
+  }
+#else
+  (void)isa;
+#endif
+  RangeScalar(x, m, w, bias, y, n0, n1);
+}
+
+enum class Path { kFastInt8, kBf16Dot, kPlain };
+
+Path PathOf(const Matrix& w) {
+  if (internal::IsFastLayout(w)) return Path::kFastInt8;
+  if (w.dtype == DType::kBF16 && w.precision == MatmulPrecision::kFast && HasFastKernel(DType::kBF16)) return Path::kBf16Dot;
+  return Path::kPlain;
+}
+
+}  // namespace
+
+void MatMulShared(ThreadPool& pool, const float* x, int64_t m, std::span<const MatMulOutput> outs) {
+  constexpr int64_t kUnit = 16;  // rows per unit of work: a fast-layout group, the plain kernels' grain
+  constexpr size_t kMaxOuts = 4;
+  PAGODA_CHECK_MSG(!outs.empty() && outs.size() <= kMaxOuts, "MatMulShared: 1 to 4 outputs");
+  const Isa isa = GetIsa();
+  const int64_t k = outs[0].w->cols;
+  Path paths[kMaxOuts];
+  int64_t first_unit[kMaxOuts + 1] = {0};
+  bool need_int8 = false, need_bf16 = false;
+  for (size_t o = 0; o < outs.size(); ++o) {
+    PAGODA_CHECK_MSG(outs[o].w->cols == k, "MatMulShared: the matrices differ in input width");
+    paths[o] = PathOf(*outs[o].w);
+    need_int8 |= paths[o] == Path::kFastInt8;
+    need_bf16 |= paths[o] == Path::kBf16Dot;
+    first_unit[o + 1] = first_unit[o] + (outs[o].w->rows + kUnit - 1) / kUnit;
+  }
+  // Each input form is made once for all the matrices that read it.
+  const internal::QuantActs* qa = need_int8 ? &internal::QuantizeActivations(x, m, k, &pool) : nullptr;
+  const uint16_t* xb = nullptr;
+  if (need_bf16) {
+    // The activations rounded to bf16 once (the weights are as stored).
     thread_local AlignedBuffer xb_buf;
     const size_t need = static_cast<size_t>(m * k) * sizeof(uint16_t);
     if (xb_buf.size() < need) xb_buf.Resize(need);
-    uint16_t* xb = xb_buf.as<uint16_t>();
-    pool.Run(m, [&](int64_t r0, int64_t r1, int) { internal::RoundRowsToBf16(x + r0 * k, r1 - r0, k, xb + r0 * k); }, 32);
-    pool.Run(w.rows, [&](int64_t n0, int64_t n1, int) {
-      internal::Bf16DotRange(xb, m, w, y, n0, n1);
-      AddBiasColumns(bias, m, w.rows, n0, n1, y);
-    }, 16);
-    return;
+    uint16_t* r = xb_buf.as<uint16_t>();
+    pool.Run(m, [&](int64_t r0, int64_t r1, int) { internal::RoundRowsToBf16(x + r0 * k, r1 - r0, k, r + r0 * k); }, 32);
+    xb = r;
   }
-  pool.Run(w.rows, [&](int64_t n0, int64_t n1, int) {
-#if defined(__x86_64__)
-    if (isa == Isa::kAvx2 && internal::Avx2Supports(w)) {
-      internal::MatMulRangeAvx2(x, m, w, y, n0, n1);
-      AddBiasColumns(bias, m, w.rows, n0, n1, y);
-      return;
-    }
-    if (isa == Isa::kAvx512 || isa == Isa::kAvx512Vnni) {
-      switch (w.dtype) {
-        case DType::kF32: DenseRangeAvx512<DType::kF32>(x, m, w, y, n0, n1); break;
-        case DType::kBF16: DenseRangeAvx512<DType::kBF16>(x, m, w, y, n0, n1); break;
-        case DType::kF16: DenseRangeAvx512<DType::kF16>(x, m, w, y, n0, n1); break;
-        case DType::kI8Row: internal::Int8RowRangeAvx512(x, m, w, y, n0, n1); break;
-        default: internal::QuantRangeAvx512(x, m, w, y, n0, n1); break;
+  const internal::FastKernel kernel = internal::FastInt8Kernel();
+  // One static split of all the matrices' row units: each output row is
+  // computed by the same kernel call shape as in MatMul, whichever thread runs it.
+  pool.Run(first_unit[outs.size()], [&](int64_t u0, int64_t u1, int) {
+    for (size_t o = 0; o < outs.size(); ++o) {
+      const int64_t a = std::max(u0, first_unit[o]) - first_unit[o], b = std::min(u1, first_unit[o + 1]) - first_unit[o];
+      if (a >= b) continue;
+      const Matrix& w = *outs[o].w;
+      const int64_t n0 = a * kUnit, n1 = std::min(w.rows, b * kUnit);
+      switch (paths[o]) {
+        case Path::kFastInt8: internal::FastRange(*qa, m, w, outs[o].bias, outs[o].y, a, b, kernel); break;
+        case Path::kBf16Dot:
+          internal::Bf16DotRange(xb, m, w, outs[o].y, n0, n1);
+          AddBiasColumns(outs[o].bias, m, w.rows, n0, n1, outs[o].y);
+          break;
+        case Path::kPlain: PlainRange(isa, x, m, w, outs[o].bias, outs[o].y, n0, n1); break;
       }
-      AddBiasColumns(bias, m, w.rows, n0, n1, y);
-      return;
     }
-#endif
-    RangeScalar(x, m, w, bias, y, n0, n1);
-  }, 16);
+  });
+}
+
+void MatMul(ThreadPool& pool, const float* x, int64_t m, const Matrix& w, const float* bias, float* y) {
+  const MatMulOutput out{&w, bias, y};
+  MatMulShared(pool, x, m, {&out, 1});
 }
 
 }  // namespace pagoda::backend

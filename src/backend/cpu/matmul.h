@@ -28,6 +28,7 @@
 // Thread safety: MatMul may be called from one thread at a time per pool.
 
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "backend/aligned_buffer.h"
@@ -64,6 +65,19 @@ struct Matrix {
 const char* MatMulKernelName();
 
 void MatMul(ThreadPool& pool, const float* x, int64_t m, const Matrix& w, const float* bias, float* y);
+
+// One output of MatMulShared: y = x . w^T (+ bias, where not null).
+struct MatMulOutput {
+  const Matrix* w;
+  const float* bias;
+  float* y;
+};
+// 1 to 4 matrices with the same input x [m, k] (a layer's q/k/v, its gate and
+// up projections): the same values as one MatMul per output, but x is
+// prepared once (int8 quantization, bf16 rounding) for all the matrices that
+// read it, and one fork/join covers all their rows. The matrices' cols must
+// agree.
+void MatMulShared(ThreadPool& pool, const float* x, int64_t m, std::span<const MatMulOutput> outs);
 
 // The portable kernel (always kExact numerics up to summation order), for tests
 // against the vectorized one.
