@@ -31,4 +31,25 @@ inline void PrefetchRange(const void* p, size_t bytes) {
 #endif
 }
 
+// One PrefetchRange spread over the iterations of a loop: Next() asks for the
+// next ceil(lines / parts) lines, so the lines go out a few at a time between
+// the loop's own loads instead of in one burst.
+class PrefetchStream {
+ public:
+  PrefetchStream(const void* p, size_t bytes, int64_t parts)
+      : c_(static_cast<const char*>(p)),
+        end_(c_ + bytes),
+        step_(parts > 0 ? ((bytes + 63) / 64 + static_cast<size_t>(parts) - 1) / static_cast<size_t>(parts) : 0) {}
+  void Next() {
+#if defined(__x86_64__)
+    for (size_t i = 0; i < step_ && c_ < end_; ++i, c_ += 64) _mm_prefetch(c_, _MM_HINT_T0);
+#endif
+  }
+
+ private:
+  const char* c_;
+  const char* end_;
+  size_t step_;
+};
+
 }  // namespace pagoda::backend::internal

@@ -165,11 +165,13 @@ PAGODA_TARGET_AVX512 void DecodeRow(const uint8_t* src, float* dst, int64_t n) {
 // elements 0..15 and 16..31 of block blk of weight row b in registers; then the
 // FMA sequence of DenseTile (lane l takes k = l, l + 16, ... in order).
 template <int MR, int NR, class Decode>
-PAGODA_TARGET_AVX512 inline void BlockTile32(const float* x, int64_t ldx, int64_t nblk, const Decode& decode, float* out, int64_t ldo) {
+PAGODA_TARGET_AVX512 inline void BlockTile32(const float* x, int64_t ldx, int64_t nblk, const Decode& decode, float* out, int64_t ldo,
+                                             PrefetchStream* pf) {
   __m512 acc[MR][NR];
   for (int a = 0; a < MR; ++a)
     for (int b = 0; b < NR; ++b) acc[a][b] = _mm512_setzero_ps();
   for (int64_t blk = 0; blk < nblk; ++blk) {
+    if (pf != nullptr) pf->Next();
     __m512 lo[NR], hi[NR];
     for (int b = 0; b < NR; ++b) decode(b, blk, lo[b], hi[b]);
     for (int a = 0; a < MR; ++a) {
@@ -199,17 +201,19 @@ struct GgufBlocks {
 // one block-sized L1 buffer per weight row (k-quants), then the FMA sequence of
 // DenseTile.
 template <DType T, int MR, int NR>
-PAGODA_TARGET_AVX512 void SkinnyTile(const float* x, int64_t ldx, const uint8_t* w, size_t row_bytes, int64_t k, float* out, int64_t ldo) {
+PAGODA_TARGET_AVX512 void SkinnyTile(const float* x, int64_t ldx, const uint8_t* w, size_t row_bytes, int64_t k, float* out, int64_t ldo,
+                                     PrefetchStream* pf) {
   constexpr int BE = kBlockElems<T>, BB = kBlockBytes<T>;
   const int64_t nblk = k / BE;
   if constexpr (BE == 32) {
-    BlockTile32<MR, NR>(x, ldx, nblk, GgufBlocks<T>{w, row_bytes}, out, ldo);
+    BlockTile32<MR, NR>(x, ldx, nblk, GgufBlocks<T>{w, row_bytes}, out, ldo, pf);
   } else {
     __m512 acc[MR][NR];
     for (int a = 0; a < MR; ++a)
       for (int b = 0; b < NR; ++b) acc[a][b] = _mm512_setzero_ps();
     alignas(64) float buf[NR][BE];
     for (int64_t blk = 0; blk < nblk; ++blk) {
+      if (pf != nullptr) pf->Next();
       for (int b = 0; b < NR; ++b) Decode256<T>(w + b * row_bytes + blk * BB, buf[b]);
       for (int e = 0; e < BE; e += 16) {
         __m512 wv[NR];
@@ -261,14 +265,15 @@ struct SplitQ4_1Blocks {
 // tile into an L1 buffer, so the table of a block is one multiply and one add
 // with broadcast operands. Same values and the same FMA sequence as SkinnyTile.
 template <int MR, int NR>
-PAGODA_TARGET_AVX512 void SkinnyTileQ4_1Split(const float* x, int64_t ldx, const uint8_t* w, size_t row_bytes, int64_t k, float* out, int64_t ldo) {
+PAGODA_TARGET_AVX512 void SkinnyTileQ4_1Split(const float* x, int64_t ldx, const uint8_t* w, size_t row_bytes, int64_t k, float* out, int64_t ldo,
+                                              PrefetchStream* pf) {
   const int64_t nblk = k / 32;
   thread_local AlignedBuffer scratch;
   const size_t need = static_cast<size_t>(NR * 2 * nblk) * sizeof(float);
   if (scratch.size() < need) scratch.Resize(need);
   float* dm = scratch.as<float>();
   for (int b = 0; b < NR; ++b) RowScalesQ4_1(w + b * row_bytes, nblk, dm + b * 2 * nblk);
-  BlockTile32<MR, NR>(x, ldx, nblk, SplitQ4_1Blocks{w, row_bytes, nblk, dm}, out, ldo);
+  BlockTile32<MR, NR>(x, ldx, nblk, SplitQ4_1Blocks{w, row_bytes, nblk, dm}, out, ldo, pf);
 }
 
 // A scales-first Q4_1 row as float32 (DecodeRow's values).
@@ -286,30 +291,34 @@ template <DType T, int MR>
 PAGODA_TARGET_AVX512 void SkinnyRows(const float* x, int64_t k, const Matrix& w, float* y, int64_t n0, int64_t n1) {
   const size_t rb = w.RowBytes();
   const int64_t ldo = w.rows;
-  // Decode streams every weight from memory once: prefetch the tile kPrefetchTiles
-  // ahead (rows are contiguous, so that is one linear stream) to keep enough
-  // misses in flight; the hardware prefetcher alone leaves this loop latency-bound.
+  // Decode streams every weight from memory once: prefetch the tile
+  // kPrefetchTiles ahead (rows are contiguous, so that is one linear stream) to
+  // keep enough misses in flight; the hardware prefetcher alone leaves this loop
+  // latency-bound. The lines go out a block at a time as the tile runs (in one
+  // burst they stall the core: 82 -> 100-114 tok/s at batch 1 on a Xeon).
   constexpr int64_t kPrefetchTiles = 3;
   const size_t tile_bytes = 4 * rb;
+  const int64_t blocks = k / kBlockElems<T>;
   int64_t j = n0;
   for (; j + 4 <= n1; j += 4) {
-    if (j + 4 * (kPrefetchTiles + 1) <= n1) PrefetchRange(w.Row(j + 4 * kPrefetchTiles), tile_bytes);
+    const bool ahead = j + 4 * (kPrefetchTiles + 1) <= n1;
+    PrefetchStream pf(ahead ? w.Row(j + 4 * kPrefetchTiles) : nullptr, ahead ? tile_bytes : 0, blocks);
     if constexpr (T == DType::kQ4_1) {
       if (w.scales_first) {
-        SkinnyTileQ4_1Split<MR, 4>(x, k, w.Row(j), rb, k, y + j, ldo);
+        SkinnyTileQ4_1Split<MR, 4>(x, k, w.Row(j), rb, k, y + j, ldo, &pf);
         continue;
       }
     }
-    SkinnyTile<T, MR, 4>(x, k, w.Row(j), rb, k, y + j, ldo);
+    SkinnyTile<T, MR, 4>(x, k, w.Row(j), rb, k, y + j, ldo, &pf);
   }
   for (; j < n1; ++j) {
     if constexpr (T == DType::kQ4_1) {
       if (w.scales_first) {
-        SkinnyTileQ4_1Split<MR, 1>(x, k, w.Row(j), rb, k, y + j, ldo);
+        SkinnyTileQ4_1Split<MR, 1>(x, k, w.Row(j), rb, k, y + j, ldo, nullptr);
         continue;
       }
     }
-    SkinnyTile<T, MR, 1>(x, k, w.Row(j), rb, k, y + j, ldo);
+    SkinnyTile<T, MR, 1>(x, k, w.Row(j), rb, k, y + j, ldo, nullptr);
   }
 }
 
