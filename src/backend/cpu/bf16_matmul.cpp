@@ -28,12 +28,14 @@ PAGODA_TARGET_BF16 inline __m512bh LoadBh(const uint16_t* p, __mmask32 m) { retu
 
 // An MR x NR tile: out[a * ldo + b] = x_a . w_b over k bf16 values.
 template <int MR, int NR>
-PAGODA_TARGET_BF16 inline void Tile(const uint16_t* x, int64_t k, const uint16_t* w, int64_t ldw, float* out, int64_t ldo) {
+PAGODA_TARGET_BF16 inline void Tile(const uint16_t* x, int64_t k, const uint16_t* w, int64_t ldw, float* out, int64_t ldo,
+                                    PrefetchStream* pf = nullptr) {
   __m512 acc[MR][NR];
   for (int a = 0; a < MR; ++a)
     for (int b = 0; b < NR; ++b) acc[a][b] = _mm512_setzero_ps();
   int64_t i = 0;
   for (; i + 32 <= k; i += 32) {
+    if (pf != nullptr) pf->Next();
     __m512bh wv[NR];
     for (int b = 0; b < NR; ++b) wv[b] = LoadBh(w + b * ldw + i);
     for (int a = 0; a < MR; ++a) {
@@ -54,18 +56,19 @@ PAGODA_TARGET_BF16 inline void Tile(const uint16_t* x, int64_t k, const uint16_t
     for (int b = 0; b < NR; ++b) out[a * ldo + b] = _mm512_reduce_add_ps(acc[a][b]);
 }
 
-// All m rows of xb against weight rows [j0, j0 + nrows).
-PAGODA_TARGET_BF16 void Panel(const uint16_t* x, int64_t m, int64_t k, const uint16_t* w, int64_t nrows, float* y, int64_t ldo) {
+// All m rows of xb against weight rows [j0, j0 + nrows); pf goes to the first tile.
+PAGODA_TARGET_BF16 void Panel(const uint16_t* x, int64_t m, int64_t k, const uint16_t* w, int64_t nrows, float* y, int64_t ldo,
+                              PrefetchStream* pf = nullptr) {
   int64_t i = 0;
   for (; i + 4 <= m; i += 4) {
     int64_t j = 0;
-    for (; j + 4 <= nrows; j += 4) Tile<4, 4>(x + i * k, k, w + j * k, k, y + i * ldo + j, ldo);
-    for (; j < nrows; ++j) Tile<4, 1>(x + i * k, k, w + j * k, k, y + i * ldo + j, ldo);
+    for (; j + 4 <= nrows; j += 4, pf = nullptr) Tile<4, 4>(x + i * k, k, w + j * k, k, y + i * ldo + j, ldo, pf);
+    for (; j < nrows; ++j, pf = nullptr) Tile<4, 1>(x + i * k, k, w + j * k, k, y + i * ldo + j, ldo, pf);
   }
   for (; i < m; ++i) {
     int64_t j = 0;
-    for (; j + 4 <= nrows; j += 4) Tile<1, 4>(x + i * k, k, w + j * k, k, y + i * ldo + j, ldo);
-    for (; j < nrows; ++j) Tile<1, 1>(x + i * k, k, w + j * k, k, y + i * ldo + j, ldo);
+    for (; j + 4 <= nrows; j += 4, pf = nullptr) Tile<1, 4>(x + i * k, k, w + j * k, k, y + i * ldo + j, ldo, pf);
+    for (; j < nrows; ++j, pf = nullptr) Tile<1, 1>(x + i * k, k, w + j * k, k, y + i * ldo + j, ldo, pf);
   }
 }
 
@@ -87,11 +90,13 @@ PAGODA_TARGET_BF16 void Bf16DotRange(const uint16_t* xb, int64_t m, const Matrix
   const int64_t k = w.cols;
   const uint16_t* wb = static_cast<const uint16_t*>(w.data);
   if (m <= 4) {
-    // Decode streams each weight once: prefetch a few 4-row tiles ahead (as the float32 path).
+    // Decode streams each weight once: prefetch a few 4-row tiles ahead,
+    // spread over the tile (as the float32 path).
     constexpr int64_t kAhead = 12;
     for (int64_t j = n0; j < n1; j += 4) {
-      if (j + kAhead + 4 <= n1) PrefetchRange(wb + (j + kAhead) * k, 4 * k * sizeof(uint16_t));
-      Panel(xb, m, k, wb + j * k, std::min<int64_t>(4, n1 - j), y + j, w.rows);
+      const bool ahead = j + kAhead + 4 <= n1;
+      PrefetchStream pf(ahead ? wb + (j + kAhead) * k : nullptr, ahead ? 4 * k * sizeof(uint16_t) : 0, k / 32);
+      Panel(xb, m, k, wb + j * k, std::min<int64_t>(4, n1 - j), y + j, w.rows, &pf);
     }
     return;
   }

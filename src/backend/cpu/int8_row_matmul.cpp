@@ -34,7 +34,8 @@ PAGODA_TARGET_AVX512 inline __mmask16 TailMask(int64_t left) {
 
 // Decode (few rows): the FMA sequence of DenseTile with weights decoded in registers.
 template <int MR, int NR>
-PAGODA_TARGET_AVX512 void SkinnyTile(const float* x, int64_t ldx, const uint8_t* w, size_t row_bytes, int64_t k, float* out, int64_t ldo) {
+PAGODA_TARGET_AVX512 void SkinnyTile(const float* x, int64_t ldx, const uint8_t* w, size_t row_bytes, int64_t k, float* out, int64_t ldo,
+                                     PrefetchStream* pf) {
   __m512 acc[MR][NR], scale[NR];
   for (int b = 0; b < NR; ++b) scale[b] = _mm512_set1_ps(RowScale(w + b * row_bytes));
   for (int a = 0; a < MR; ++a)
@@ -42,6 +43,7 @@ PAGODA_TARGET_AVX512 void SkinnyTile(const float* x, int64_t ldx, const uint8_t*
   // Unmasked loads in the main loop (masked ones are slow), the mask on the tail only.
   int64_t i = 0;
   for (; i + 16 <= k; i += 16) {
+    if (pf != nullptr) pf->Next();
     __m512 wv[NR];
     for (int b = 0; b < NR; ++b) {
       const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + b * row_bytes + 4 + i));
@@ -70,15 +72,16 @@ PAGODA_TARGET_AVX512 void SkinnyRows(const float* x, int64_t k, const Matrix& w,
   const size_t rb = w.RowBytes();
   const int64_t ldo = w.rows;
   // Each weight is streamed from memory once: prefetch the tile kPrefetchTiles
-  // ahead (one linear stream), as quant_matmul.cpp does.
+  // ahead (one linear stream), spread over the tile, as quant_matmul.cpp does.
   constexpr int64_t kPrefetchTiles = 3;
   const size_t tile_bytes = 4 * rb;
   int64_t j = n0;
   for (; j + 4 <= n1; j += 4) {
-    if (j + 4 * (kPrefetchTiles + 1) <= n1) PrefetchRange(w.Row(j + 4 * kPrefetchTiles), tile_bytes);
-    SkinnyTile<MR, 4>(x, k, w.Row(j), rb, k, y + j, ldo);
+    const bool ahead = j + 4 * (kPrefetchTiles + 1) <= n1;
+    PrefetchStream pf(ahead ? w.Row(j + 4 * kPrefetchTiles) : nullptr, ahead ? tile_bytes : 0, k / 16);
+    SkinnyTile<MR, 4>(x, k, w.Row(j), rb, k, y + j, ldo, &pf);
   }
-  for (; j < n1; ++j) SkinnyTile<MR, 1>(x, k, w.Row(j), rb, k, y + j, ldo);
+  for (; j < n1; ++j) SkinnyTile<MR, 1>(x, k, w.Row(j), rb, k, y + j, ldo, nullptr);
 }
 
 PAGODA_TARGET_AVX512 void DecodeRow(const uint8_t* row, float* dst, int64_t n) {

@@ -91,12 +91,14 @@ template <DType T>
 PAGODA_TARGET_AVX512 void DenseRangeAvx512(const float* x, int64_t m, const Matrix& w, float* y, int64_t n0, int64_t n1) {
   if (m <= 4) {
     // Decode: each weight row is used once, so stream them with a software
-    // prefetch a few 4-row tiles ahead (see quant_matmul.cpp); same tiles as below.
+    // prefetch a few 4-row tiles ahead, spread over the tile (see
+    // quant_matmul.cpp); same tiles as below.
     constexpr int64_t kAhead = 12;
     const size_t rb = w.RowBytes();
     for (int64_t j = n0; j < n1; j += 4) {
-      if (j + kAhead + 4 <= n1) internal::PrefetchRange(w.Row(j + kAhead), 4 * rb);
-      internal::DensePanel<T>(x, m, w.cols, w.Row(j), rb, std::min<int64_t>(4, n1 - j), y + j, w.rows);
+      const bool ahead = j + kAhead + 4 <= n1;
+      internal::PrefetchStream pf(ahead ? w.Row(j + kAhead) : nullptr, ahead ? 4 * rb : 0, w.cols / 16);
+      internal::DensePanel<T>(x, m, w.cols, w.Row(j), rb, std::min<int64_t>(4, n1 - j), y + j, w.rows, &pf);
     }
     return;
   }

@@ -45,14 +45,16 @@ PAGODA_TARGET_AVX512 inline __m512 LoadW(const void* base, int64_t i, __mmask16 
 }
 
 // An MR x NR tile of outputs over plain weights; out[a * ldo + b] = x_a . w_b.
+// pf (decode): a prefetch advanced once per 16 inputs.
 template <loader::DType T, int MR, int NR>
 PAGODA_TARGET_AVX512 inline void DenseTile(const float* x, int64_t ldx, const uint8_t* w, size_t row_bytes, int64_t k, float* out,
-                                           int64_t ldo) {
+                                           int64_t ldo, PrefetchStream* pf = nullptr) {
   __m512 acc[MR][NR];
   for (int a = 0; a < MR; ++a)
     for (int b = 0; b < NR; ++b) acc[a][b] = _mm512_setzero_ps();
   int64_t i = 0;
   for (; i + 16 <= k; i += 16) {
+    if (pf != nullptr) pf->Next();
     __m512 wv[NR];
     for (int b = 0; b < NR; ++b) wv[b] = LoadW<T>(w + b * row_bytes, i);
     for (int a = 0; a < MR; ++a) {
@@ -73,20 +75,21 @@ PAGODA_TARGET_AVX512 inline void DenseTile(const float* x, int64_t ldx, const ui
     for (int b = 0; b < NR; ++b) out[a * ldo + b] = _mm512_reduce_add_ps(acc[a][b]);
 }
 
-// All m rows against plain weight rows [j0, j1) (4x4 tiles, then edges).
+// All m rows against plain weight rows [j0, j1) (4x4 tiles, then edges); pf
+// goes to the first tile.
 template <loader::DType T>
 PAGODA_TARGET_AVX512 inline void DensePanel(const float* x, int64_t m, int64_t k, const uint8_t* w, size_t row_bytes, int64_t nrows,
-                                            float* y, int64_t ldo) {
+                                            float* y, int64_t ldo, PrefetchStream* pf = nullptr) {
   int64_t i = 0;
   for (; i + 4 <= m; i += 4) {
     int64_t j = 0;
-    for (; j + 4 <= nrows; j += 4) DenseTile<T, 4, 4>(x + i * k, k, w + j * row_bytes, row_bytes, k, y + i * ldo + j, ldo);
-    for (; j < nrows; ++j) DenseTile<T, 4, 1>(x + i * k, k, w + j * row_bytes, row_bytes, k, y + i * ldo + j, ldo);
+    for (; j + 4 <= nrows; j += 4, pf = nullptr) DenseTile<T, 4, 4>(x + i * k, k, w + j * row_bytes, row_bytes, k, y + i * ldo + j, ldo, pf);
+    for (; j < nrows; ++j, pf = nullptr) DenseTile<T, 4, 1>(x + i * k, k, w + j * row_bytes, row_bytes, k, y + i * ldo + j, ldo, pf);
   }
   for (; i < m; ++i) {
     int64_t j = 0;
-    for (; j + 4 <= nrows; j += 4) DenseTile<T, 1, 4>(x + i * k, k, w + j * row_bytes, row_bytes, k, y + i * ldo + j, ldo);
-    for (; j < nrows; ++j) DenseTile<T, 1, 1>(x + i * k, k, w + j * row_bytes, row_bytes, k, y + i * ldo + j, ldo);
+    for (; j + 4 <= nrows; j += 4, pf = nullptr) DenseTile<T, 1, 4>(x + i * k, k, w + j * row_bytes, row_bytes, k, y + i * ldo + j, ldo, pf);
+    for (; j < nrows; ++j, pf = nullptr) DenseTile<T, 1, 1>(x + i * k, k, w + j * row_bytes, row_bytes, k, y + i * ldo + j, ldo, pf);
   }
 }
 
