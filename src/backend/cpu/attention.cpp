@@ -252,9 +252,10 @@ inline void StartItem(const AttnItem& it, int64_t D, float* mx, float* sum) {
 inline void ChunkRows(const AttnParams& p, const AttnItem& it, int64_t c0, int64_t nc, float* wide, const float** kp,
                       const float** vp) {
   const int64_t D = p.D;
+  int64_t blk = c0 / p.bs, in_blk = c0 % p.bs;  // one division per chunk, not per key
   for (int64_t j = 0; j < nc; ++j) {
-    const int64_t pp = c0 + j;
-    const int64_t slot = static_cast<int64_t>(it.block_table[pp / p.bs]) * p.bs + pp % p.bs;
+    const int64_t slot = static_cast<int64_t>(it.block_table[blk]) * p.bs + in_blk;
+    if (++in_blk == p.bs) in_blk = 0, ++blk;
     kp[j] = KvRow(p, p.kc, slot * p.stride + it.g * D, wide + j * D);
     vp[j] = KvRow(p, p.vc, slot * p.stride + it.g * D, wide + (kKeyChunk + j) * D);
   }
@@ -350,9 +351,10 @@ PAGODA_ATTN_AVX512 void AttendRegs(const AttnParams& p, const AttnItem& it, int6
   }
   for (int64_t c0 = it.kstart; c0 <= it.pos; c0 += kKeyChunk) {
     const int64_t nc = std::min(kKeyChunk, it.pos + 1 - c0);
+    int64_t blk = c0 / p.bs, in_blk = c0 % p.bs;  // one division per chunk, not per key
     for (int64_t j = 0; j < nc; ++j) {
-      const int64_t pp = c0 + j;
-      const int64_t slot = static_cast<int64_t>(it.block_table[pp / p.bs]) * p.bs + pp % p.bs;
+      const int64_t slot = static_cast<int64_t>(it.block_table[blk]) * p.bs + in_blk;
+      if (++in_blk == p.bs) in_blk = 0, ++blk;
       const int64_t off = slot * p.stride + it.g * D;
       vp[j] = off;
       __m512 kr[DV];
