@@ -275,16 +275,21 @@ PAGODA_TARGET_VNNI void VnniRange(const QuantActs& qa, int64_t m, const Matrix& 
   // 8-row tiles ran 15% slower there, 50% faster on the layer matrices).
   const bool alias4k = (w.rows * static_cast<int64_t>(sizeof(float))) % 4096 == 0;
   const int64_t run = std::max<int64_t>(1, (int64_t{32} << 10) / static_cast<int64_t>(group_bytes));
+  // While a run is swept, the next run comes in a few lines per block (the
+  // first sweep of a run otherwise waits on memory for every chunk: at 64
+  // sequences 719 -> 815 tok/s, medians of 8, on the Xeon).
+  const int64_t tiles = alias4k ? m / 4 + m % 4 : m / 8 + m % 8 / 4 + m % 4;
   for (int64_t gb = g0; gb < g1; gb += run) {
-    const int64_t ge = std::min(g1, gb + run);
+    const int64_t ge = std::min(g1, gb + run), gn = std::min(g1, ge + run);
+    PrefetchStream next(ge < gn ? Chunk(w, ge, 0) : nullptr, static_cast<size_t>(gn - ge) * group_bytes, tiles * (ge - gb) * (w.cols / 32));
     int64_t i = 0;
     if (!alias4k)
       for (; i + 8 <= m; i += 8)
-        for (int64_t g = gb; g < ge; ++g) VnniTile<T, 8>(w, g, qa, i, y);
+        for (int64_t g = gb; g < ge; ++g) VnniTile<T, 8>(w, g, qa, i, y, &next);
     for (; i + 4 <= m; i += 4)
-      for (int64_t g = gb; g < ge; ++g) VnniTile<T, 4>(w, g, qa, i, y);
+      for (int64_t g = gb; g < ge; ++g) VnniTile<T, 4>(w, g, qa, i, y, &next);
     for (; i < m; ++i)
-      for (int64_t g = gb; g < ge; ++g) VnniTile<T, 1>(w, g, qa, i, y);
+      for (int64_t g = gb; g < ge; ++g) VnniTile<T, 1>(w, g, qa, i, y, &next);
   }
 }
 
