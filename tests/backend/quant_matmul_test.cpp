@@ -313,6 +313,26 @@ TEST(QuantMatMulTest, Q4KFastPathRunsAsQ4_1Blocks) {
   }
 }
 
+// Q6_K under kFast: its own layout (one byte per code, a float32 scale per
+// 16-element half), the same values as the loader when dequantized; the int8
+// kernel equal to its scalar model, close to the exact reference, batch-invariant.
+TEST(QuantMatMulTest, Q6KFastPathKeepsItsValues) {
+  if (!HasFastKernel(DType::kQ6_K)) GTEST_SKIP() << "no int8 kernel on this CPU";
+  std::mt19937 rng(43);
+  ThreadPool pool(2);
+  for (auto [m, n, k] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{1, 5, 256}, {3, 33, 512}, {9, 70, 768}, {17, 16, 256}, {64, 40, 512}}) {
+    Matrix w = RandomQuant(DType::kQ6_K, n, k, rng);
+    const Matrix exact = CopyOf(w);
+    ExpectRepackedFastPath(w, m, DType::kQ6_K, rng, pool, "Q6_K fast");
+    std::vector<float> a(k), b(k);
+    for (int64_t r = 0; r < n; ++r) {
+      DequantizeMatrixRow(exact, r, a.data());
+      DequantizeMatrixRow(w, r, b.data());
+      ASSERT_EQ(a, b) << "Q6_K fast layout, row " << r;
+    }
+  }
+}
+
 // Q5_0 under kFast: as Q8_0 blocks (the same values exactly), then the Q8_0
 // int8 kernel; equal to its scalar model, close to the exact reference, batch-invariant.
 TEST(QuantMatMulTest, Q5_0FastPathRunsAsQ8_0Blocks) {
@@ -468,8 +488,9 @@ TEST(Avx2TierTest, Int8KernelGivesTheScalarModelsBits) {
   ASSERT_TRUE(HasFastKernel(DType::kQ4_1));
   std::mt19937 rng(41);
   ThreadPool pool(2);
-  for (DType t : {DType::kQ4_0, DType::kQ4_1, DType::kQ8_0, DType::kI8Row}) {
-    for (auto [n, k] : std::vector<std::pair<int64_t, int64_t>>{{1, 32}, {5, 64}, {8, 96}, {9, 32}, {16, 160}, {24, 64}, {47, 576}}) {
+  for (DType t : {DType::kQ4_0, DType::kQ4_1, DType::kQ8_0, DType::kI8Row, DType::kQ6_K}) {
+    for (auto [n, k0] : std::vector<std::pair<int64_t, int64_t>>{{1, 32}, {5, 64}, {8, 96}, {9, 32}, {16, 160}, {24, 64}, {47, 576}}) {
+      const int64_t k = t == DType::kQ6_K ? 256 * (1 + k0 / 300) : k0;  // whole super-blocks
       Matrix w;
       if (t == DType::kI8Row) {
         auto q = QuantizeMatrix(RandomPlain(DType::kF32, n, k, rng), DType::kI8Row);

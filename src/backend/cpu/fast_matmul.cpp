@@ -22,9 +22,14 @@ using loader::DType;
 constexpr int64_t kGroup = 16;  // output rows per interleaved group (one 512-bit lane each)
 
 // kI8Row chunks have no header: its per-row scales follow all the chunks.
-int64_t HeaderBytes(DType t) { return t == DType::kQ4_1 ? 64 : t == DType::kI8Row ? 0 : 32; }
-int64_t CodeBytes(DType t) { return t == DType::kQ8_0 || t == DType::kI8Row ? 512 : 256; }
-int32_t CodeOffset(DType t) { return t == DType::kQ4_0 ? 8 : t == DType::kQ8_0 || t == DType::kI8Row ? 128 : 0; }
+// kQ6_K chunks hold two float32 scales per row (one per 16-element half).
+int64_t HeaderBytes(DType t) { return t == DType::kQ4_1 ? 64 : t == DType::kI8Row ? 0 : t == DType::kQ6_K ? 128 : 32; }
+int64_t CodeBytes(DType t) { return t == DType::kQ8_0 || t == DType::kI8Row || t == DType::kQ6_K ? 512 : 256; }
+int32_t CodeOffset(DType t) {
+  return t == DType::kQ4_0 ? 8 : t == DType::kQ8_0 || t == DType::kI8Row ? 128 : t == DType::kQ6_K ? 32 : 0;
+}
+// One byte per code, 4 consecutive codes of a row per 32-bit lane.
+bool ByteCodes(DType t) { return t == DType::kQ8_0 || t == DType::kI8Row || t == DType::kQ6_K; }
 // Where GGUF keeps the codes inside a block.
 int64_t GgufCodeStart(DType t) { return t == DType::kQ4_1 ? 4 : 2; }
 
@@ -48,14 +53,16 @@ void QuantizeRowsScalar(const float* x, int64_t r0, int64_t r1, int64_t k, Quant
       const float d = amax / 127.0f;
       const float id = d != 0.0f ? 1.0f / d : 0.0f;
       int8_t* q = qa.q.data() + r * k + b * 32;
-      int32_t sum = 0;
+      int32_t sum = 0, half = 0;
       for (int i = 0; i < 32; ++i) {
         const int v = static_cast<int>(std::nearbyint(xb[i] * id));
         q[i] = static_cast<int8_t>(std::clamp(v, -127, 127));
         sum += q[i];
+        if (i == 15) half = sum;
       }
       qa.d[r * nb + b] = d;
       qa.s[r * nb + b] = sum;
+      qa.s16[r * nb + b] = half;
       qa.ds[r * nb + b] = d * static_cast<float>(sum);
     }
   }
@@ -81,9 +88,11 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void QuantizeRowsAvx512(con
       int8_t* q = qa.q.data() + r * k + b * 32;
       _mm_storeu_si128(reinterpret_cast<__m128i*>(q), _mm512_cvtepi32_epi8(qa0));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 16), _mm512_cvtepi32_epi8(qa1));
-      const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(qa0, qa1));
+      const int32_t half = _mm512_reduce_add_epi32(qa0);
+      const int32_t sum = half + _mm512_reduce_add_epi32(qa1);
       qa.d[r * nb + b] = d;
       qa.s[r * nb + b] = sum;
+      qa.s16[r * nb + b] = half;
       qa.ds[r * nb + b] = d * static_cast<float>(sum);
     }
   }
@@ -124,9 +133,11 @@ PAGODA_TARGET_AVX2 void QuantizeRowsAvx2(const float* x, int64_t r0, int64_t r1,
       const __m256i p16a = _mm256_packs_epi32(q[0], q[1]), p16b = _mm256_packs_epi32(q[2], q[3]);
       const __m256i p8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p16a, p16b), order);
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(qa.q.data() + r * k + b * 32), p8);
-      const int32_t sum = HSumEpi32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
+      const int32_t half = HSumEpi32(_mm256_add_epi32(q[0], q[1]));
+      const int32_t sum = half + HSumEpi32(_mm256_add_epi32(q[2], q[3]));
       qa.d[r * nb + b] = d;
       qa.s[r * nb + b] = sum;
+      qa.s16[r * nb + b] = half;
       qa.ds[r * nb + b] = d * static_cast<float>(sum);
     }
   }
@@ -152,10 +163,17 @@ inline float HalfAt(const uint8_t* p) {
 // The unsigned code of element e (0..31) of row lane l in a chunk.
 inline int CodeAt(DType t, const uint8_t* chunk, int l, int e) {
   const uint8_t* codes = chunk + HeaderBytes(t);
-  if (t == DType::kQ8_0 || t == DType::kI8Row) return codes[64 * (e / 4) + 4 * l + e % 4];
+  if (ByteCodes(t)) return codes[64 * (e / 4) + 4 * l + e % 4];
   const int byte_index = e % 16;  // GGUF qs index
   const uint8_t b = codes[64 * (byte_index / 4) + 4 * l + byte_index % 4];
   return e < 16 ? (b & 0x0F) : (b >> 4);
+}
+
+// kQ6_K: the float32 scale of half h (elements 16h..16h+15) of row lane l in a chunk.
+inline float Q6Scale(const uint8_t* chunk, int h, int l) {
+  float f;
+  std::memcpy(&f, chunk + 64 * h + 4 * l, 4);
+  return f;
 }
 
 void ScalarRange(const QuantActs& qa, int64_t m, const Matrix& w, float* y, int64_t g0, int64_t g1) {
@@ -171,6 +189,17 @@ void ScalarRange(const QuantActs& qa, int64_t m, const Matrix& w, float* y, int6
         for (int64_t b = 0; b < nb; ++b) {
           const uint8_t* c = Chunk(w, g, b);
           const int8_t* q = qa.q.data() + i * k + b * 32;
+          if (t == DType::kQ6_K) {
+            const int64_t ib = i * nb + b;
+            int32_t ia = 0, ib2 = 0;
+            for (int e = 0; e < 16; ++e) ia += CodeAt(t, c, l, e) * q[e];
+            for (int e = 16; e < 32; ++e) ib2 += CodeAt(t, c, l, e) * q[e];
+            ia -= off * qa.s16[ib];
+            ib2 -= off * (qa.s[ib] - qa.s16[ib]);
+            acc = std::fma(static_cast<float>(ia), Q6Scale(c, 0, l) * qa.d[ib], acc);
+            acc = std::fma(static_cast<float>(ib2), Q6Scale(c, 1, l) * qa.d[ib], acc);
+            continue;
+          }
           int32_t isum = 0;
           for (int e = 0; e < 32; ++e) isum += CodeAt(t, c, l, e) * q[e];
           isum -= off * qa.s[i * nb + b];
@@ -194,9 +223,10 @@ template <DType T, int MR>
 PAGODA_TARGET_VNNI void VnniTile(const Matrix& w, int64_t g, const QuantActs& qa, int64_t i0, float* y, PrefetchStream* pf = nullptr) {
   const int64_t nb = w.cols / 32, k = w.cols;
   constexpr bool kRow = T == DType::kI8Row;  // one scale per row, applied after the last block
-  constexpr int32_t off = T == DType::kQ4_0 ? 8 : T == DType::kQ8_0 || kRow ? 128 : 0;
-  constexpr int64_t hdr = T == DType::kQ4_1 ? 64 : kRow ? 0 : 32;
-  constexpr int64_t cb = hdr + (T == DType::kQ8_0 || kRow ? 512 : 256);
+  constexpr bool kQ6 = T == DType::kQ6_K;    // two scales per row and block, one per 16-element half
+  constexpr int32_t off = T == DType::kQ4_0 ? 8 : T == DType::kQ8_0 || kRow ? 128 : kQ6 ? 32 : 0;
+  constexpr int64_t hdr = T == DType::kQ4_1 ? 64 : kRow ? 0 : kQ6 ? 128 : 32;
+  constexpr int64_t cb = hdr + (T == DType::kQ8_0 || kRow || kQ6 ? 512 : 256);
   const uint8_t* base = Chunk(w, g, 0);
   const __m512i nib = _mm512_set1_epi8(0x0F);
   __m512 acc[MR];
@@ -205,11 +235,11 @@ PAGODA_TARGET_VNNI void VnniTile(const Matrix& w, int64_t g, const QuantActs& qa
     const uint8_t* c = base + b * cb;
     if (pf != nullptr) pf->Next();
     __m512 dw = _mm512_setzero_ps();
-    if constexpr (!kRow) dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(c)));
+    if constexpr (!kRow && !kQ6) dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(c)));
     __m512 mw = _mm512_setzero_ps();
     if constexpr (T == DType::kQ4_1) mw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + 32)));
     __m512i wv[8];
-    if constexpr (T == DType::kQ8_0 || kRow) {
+    if constexpr (T == DType::kQ8_0 || kRow || kQ6) {
       for (int s = 0; s < 8; ++s) wv[s] = _mm512_loadu_si512(c + hdr + 64 * s);
     } else {
       for (int t = 0; t < 4; ++t) {
@@ -220,6 +250,30 @@ PAGODA_TARGET_VNNI void VnniTile(const Matrix& w, int64_t g, const QuantActs& qa
     }
     // Rows unrolled so their dot chains interleave; each row's 8 dot products go
     // to two integer accumulators (exact, so the value is the same).
+    if constexpr (kQ6) {
+      // Each half's 4 dot products into its own accumulator, scaled on its own.
+      const __m512 sa = _mm512_loadu_ps(c), sb = _mm512_loadu_ps(c + 64);
+#pragma GCC unroll 8
+      for (int a = 0; a < MR; ++a) {
+        const int64_t i = i0 + a, ib = i * nb + b;
+        const int8_t* q = qa.q.data() + i * k + b * 32;
+        __m512i is0 = _mm512_setzero_si512(), is1 = _mm512_setzero_si512();
+#pragma GCC unroll 4
+        for (int s = 0; s < 4; ++s) {
+          int32_t f0, f1;
+          std::memcpy(&f0, q + 4 * s, 4);
+          std::memcpy(&f1, q + 16 + 4 * s, 4);
+          is0 = _mm512_dpbusd_epi32(is0, wv[s], _mm512_set1_epi32(f0));
+          is1 = _mm512_dpbusd_epi32(is1, wv[s + 4], _mm512_set1_epi32(f1));
+        }
+        is0 = _mm512_sub_epi32(is0, _mm512_set1_epi32(off * qa.s16[ib]));
+        is1 = _mm512_sub_epi32(is1, _mm512_set1_epi32(off * (qa.s[ib] - qa.s16[ib])));
+        const __m512 dx = _mm512_set1_ps(qa.d[ib]);
+        acc[a] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is0), _mm512_mul_ps(sa, dx), acc[a]);
+        acc[a] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is1), _mm512_mul_ps(sb, dx), acc[a]);
+      }
+      continue;
+    }
 #pragma GCC unroll 8
     for (int a = 0; a < MR; ++a) {
       const int64_t i = i0 + a;
@@ -309,8 +363,9 @@ PAGODA_TARGET_AVX2 void Avx2Tile(const Matrix& w, int64_t g, const QuantActs& qa
   const int64_t nb = w.cols / 32, k = w.cols;
   constexpr bool kRow = T == DType::kI8Row;
   constexpr bool kQ8 = T == DType::kQ8_0 || kRow;
-  constexpr int64_t hdr = T == DType::kQ4_1 ? 64 : kRow ? 0 : 32;
-  constexpr int64_t cb = hdr + (kQ8 ? 512 : 256);
+  constexpr bool kQ6 = T == DType::kQ6_K;
+  constexpr int64_t hdr = T == DType::kQ4_1 ? 64 : kRow ? 0 : kQ6 ? 128 : 32;
+  constexpr int64_t cb = hdr + (kQ8 || kQ6 ? 512 : 256);
   const uint8_t* base = Chunk(w, g, 0);
   const __m256i nib = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1), flip = _mm256_set1_epi8(static_cast<char>(0x80));
   const int64_t r0 = g * kGroup;
@@ -321,6 +376,33 @@ PAGODA_TARGET_AVX2 void Avx2Tile(const Matrix& w, int64_t g, const QuantActs& qa
     for (int a = 0; a < MR; ++a) acc[a] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t* c = base + b * cb;
+      if constexpr (kQ6) {
+        // Codes 0..63: a pair is at most 2 * 63 * 127 = 16002, widened at once;
+        // each half into its own sum, scaled on its own (as VnniTile).
+        __m256i ia[MR], ib[MR];
+        for (int a = 0; a < MR; ++a) ia[a] = ib[a] = _mm256_setzero_si256();
+        for (int s = 0; s < 8; ++s) {
+          const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + hdr + 64 * s + 32 * h));
+          for (int a = 0; a < MR; ++a) {
+            int32_t f;
+            std::memcpy(&f, qa.q.data() + (i0 + a) * k + b * 32 + 4 * s, 4);
+            const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(wv, _mm256_set1_epi32(f)), ones);
+            if (s < 4) ia[a] = _mm256_add_epi32(ia[a], p);
+            else ib[a] = _mm256_add_epi32(ib[a], p);
+          }
+        }
+        const __m256 sa = _mm256_loadu_ps(reinterpret_cast<const float*>(c) + 8 * h);
+        const __m256 sb = _mm256_loadu_ps(reinterpret_cast<const float*>(c + 64) + 8 * h);
+        for (int a = 0; a < MR; ++a) {
+          const int64_t ix = (i0 + a) * nb + b;
+          ia[a] = _mm256_sub_epi32(ia[a], _mm256_set1_epi32(32 * qa.s16[ix]));
+          ib[a] = _mm256_sub_epi32(ib[a], _mm256_set1_epi32(32 * (qa.s[ix] - qa.s16[ix])));
+          const __m256 dx = _mm256_set1_ps(qa.d[ix]);
+          acc[a] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ia[a]), _mm256_mul_ps(sa, dx), acc[a]);
+          acc[a] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ib[a]), _mm256_mul_ps(sb, dx), acc[a]);
+        }
+        continue;
+      }
       __m256i isum[MR];
       if constexpr (kQ8) {
         for (int a = 0; a < MR; ++a) isum[a] = _mm256_setzero_si256();
@@ -397,9 +479,34 @@ PAGODA_TARGET_AVX2 void Avx2Range(const QuantActs& qa, int64_t m, const Matrix& 
 
 }  // namespace
 
-bool FastFormat(DType t) { return t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ8_0 || t == DType::kI8Row; }
+bool FastFormat(DType t) { return t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ8_0 || t == DType::kI8Row || t == DType::kQ6_K; }
 
 int64_t FastChunkBytes(DType t) { return HeaderBytes(t) + CodeBytes(t); }
+
+namespace {
+
+// One GGUF Q6_K super-block (256 values) as its codes q (0..63, the value
+// being scale[e / 16] * (q - 32)) and its 16 sub-block scales d * sc as float32,
+// the product loader::DequantizeRow forms first (exact: an f16 times an int8).
+void UnpackQ6K(const uint8_t* b, uint8_t* codes, float* scales) {
+  const uint8_t* ql = b;
+  const uint8_t* qh = b + 128;
+  const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192);
+  uint16_t h;
+  std::memcpy(&h, b + 208, 2);
+  const float d = loader::F16ToF32(h);
+  for (int j = 0; j < 16; ++j) scales[j] = d * static_cast<float>(sc[j]);
+  for (int n = 0; n < 256; n += 128, ql += 64, qh += 32) {
+    for (int l = 0; l < 32; ++l) {
+      codes[n + l] = static_cast<uint8_t>((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4));
+      codes[n + l + 32] = static_cast<uint8_t>((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4));
+      codes[n + l + 64] = static_cast<uint8_t>((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4));
+      codes[n + l + 96] = static_cast<uint8_t>((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4));
+    }
+  }
+}
+
+}  // namespace
 
 void RepackFast(const Matrix& src, Matrix* dst) {
   const DType t = src.dtype;
@@ -413,6 +520,26 @@ void RepackFast(const Matrix& src, Matrix* dst) {
   AlignedBuffer buf(static_cast<size_t>(FastGroups(src) * nb * cb + scale_bytes));
   buf.Zero();
   uint8_t* out = buf.as<uint8_t>();
+  if (t == DType::kQ6_K) {
+    uint8_t codes[256];
+    float scales[16];
+    for (int64_t r = 0; r < src.rows; ++r) {
+      const int64_t g = r / kGroup, l = r % kGroup;
+      for (int64_t sb = 0; sb < src.cols / 256; ++sb) {
+        UnpackQ6K(src.Row(r) + sb * loader::BlockBytes(t), codes, scales);
+        for (int64_t j = 0; j < 8; ++j) {
+          uint8_t* c = out + (g * nb + sb * 8 + j) * cb;
+          std::memcpy(c + 4 * l, &scales[2 * j], 4);           // half 0
+          std::memcpy(c + 64 + 4 * l, &scales[2 * j + 1], 4);  // half 1
+          for (int s = 0; s < 8; ++s)
+            for (int e = 0; e < 4; ++e) c[hdr + 64 * s + 4 * l + e] = codes[32 * j + 4 * s + e];
+        }
+      }
+    }
+    dst->owned = std::move(buf);
+    dst->data = dst->owned.data();
+    return;
+  }
   if (t == DType::kI8Row) {
     for (int64_t r = 0; r < src.rows; ++r) {
       const int64_t g = r / kGroup, l = r % kGroup;
@@ -461,6 +588,14 @@ void FastDequantRow(const Matrix& w, int64_t r, float* dst) {
     loader::DequantizeRow(t, row.data(), dst, w.cols);
     return;
   }
+  if (t == DType::kQ6_K) {  // scale * (q - 32), the loader's product
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* c = Chunk(w, g, b);
+      for (int e = 0; e < 32; ++e)
+        dst[b * 32 + e] = Q6Scale(c, e / 16, static_cast<int>(l)) * static_cast<float>(CodeAt(t, c, static_cast<int>(l), e) - 32);
+    }
+    return;
+  }
   uint8_t blk[64];
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* c = Chunk(w, g, b);
@@ -504,6 +639,7 @@ const QuantActs& QuantizeActivations(const float* x, int64_t m, int64_t k, Threa
   if (qa.d.size() < nb) {
     qa.d.resize(nb);
     qa.s.resize(nb);
+    qa.s16.resize(nb);
     qa.ds.resize(nb);
   }
   if (scalar) {
@@ -523,6 +659,7 @@ void FastRange(const QuantActs& qa, int64_t m, const Matrix& w, const float* bia
       case DType::kQ4_0: VnniRange<DType::kQ4_0>(qa, m, w, y, g0, g1); break;
       case DType::kQ4_1: VnniRange<DType::kQ4_1>(qa, m, w, y, g0, g1); break;
       case DType::kI8Row: VnniRange<DType::kI8Row>(qa, m, w, y, g0, g1); break;
+      case DType::kQ6_K: VnniRange<DType::kQ6_K>(qa, m, w, y, g0, g1); break;
       default: VnniRange<DType::kQ8_0>(qa, m, w, y, g0, g1); break;
     }
   } else if (kernel == FastKernel::kAvx2) {
@@ -530,6 +667,7 @@ void FastRange(const QuantActs& qa, int64_t m, const Matrix& w, const float* bia
       case DType::kQ4_0: Avx2Range<DType::kQ4_0>(qa, m, w, y, g0, g1); break;
       case DType::kQ4_1: Avx2Range<DType::kQ4_1>(qa, m, w, y, g0, g1); break;
       case DType::kI8Row: Avx2Range<DType::kI8Row>(qa, m, w, y, g0, g1); break;
+      case DType::kQ6_K: Avx2Range<DType::kQ6_K>(qa, m, w, y, g0, g1); break;
       default: Avx2Range<DType::kQ8_0>(qa, m, w, y, g0, g1); break;
     }
   } else {

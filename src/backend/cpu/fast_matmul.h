@@ -1,7 +1,7 @@
 #pragma once
 // Internal to the CPU backend: MatmulPrecision::kFast (see matmul.h).
 //
-// Weights (Q4_0, Q4_1, Q8_0, I8_ROW) are repacked at load into groups of 16 output rows:
+// Weights (Q4_0, Q4_1, Q8_0, I8_ROW, Q6_K) are repacked at load into groups of 16 output rows:
 // for each group and each block of 32 inputs, one chunk holds the 16 block
 // scales (f16), for Q4_1 the 16 minimums (f16), and the codes transposed so
 // that 32-bit lane r of a 512-bit register holds 4 consecutive codes of row r:
@@ -10,6 +10,9 @@
 //   Q8_0: 8 registers; lane r of register s = codes 4s..4s+3 of row r, + 128 (u8).
 //   I8_ROW: as Q8_0 with no chunk header; the float32 row scales (16 per group)
 //         follow all the chunks.
+//   Q6_K: 8 registers as Q8_0, the 6-bit codes q (0..63) as they are; the header
+//         holds two float32 scales per row, d * sc of the block's two 16-element
+//         sub-blocks (16 of half 0, then 16 of half 1).
 // Rows are padded to a multiple of 16 with zero blocks. One VPDPBUSD then adds
 // 4 products for each of 16 rows, so an output element never needs a
 // horizontal sum: it lives in one lane from the first block to the last.
@@ -20,7 +23,9 @@
 //   acc = fma(float(isum_b - off * qsum_b), d_w * d_x, acc)       (off 8 Q4_0, 128 Q8_0, 0 Q4_1)
 //   acc = fma(m_w, d_x * float(qsum_b), acc)                        (Q4_1 only)
 // except I8_ROW: acc = fma(float(isum_b - 128 * qsum_b), d_x, acc), and
-// y = acc * s_w (the row scale) after the last block.
+// y = acc * s_w (the row scale) after the last block; and Q6_K, per half h
+// (isum and qsum over its 16 elements, half 0 first):
+//   acc = fma(float(isum_h - 32 * qsum_h), s_h * d_x, acc)
 // The scalar kernel does exactly that, so vector and scalar agree bit for bit.
 
 #include <cstdint>
@@ -57,6 +62,7 @@ struct QuantActs {
   std::vector<int8_t> q;   // [m, k]
   std::vector<float> d;    // [m, k / 32]
   std::vector<int32_t> s;  // block sums of q
+  std::vector<int32_t> s16;  // sums of the first 16 q of each block (kQ6_K's halves)
   std::vector<float> ds;   // d * s
 };
 const QuantActs& QuantizeActivations(const float* x, int64_t m, int64_t k, ThreadPool* pool, bool scalar = false);

@@ -12,8 +12,9 @@
 //   logits tests check against HF's fp32 computation.
 // - kFast: activations are quantized on the fly to int8 blocks of 32 (one float
 //   scale per block, as llama.cpp's Q8_0/Q8_1) and dot products run in int8
-//   with AVX512-VNNI. Only for Q4_0, Q4_1, Q8_0, I8_ROW and Q4_K (as Q4_1
-//   blocks, its sub-block scales rounded to float16) weights; BF16
+//   with AVX512-VNNI. Only for Q4_0, Q4_1, Q8_0, I8_ROW, Q6_K (a scale per
+//   16-element half), Q4_K (as Q4_1 blocks, its sub-block scales rounded to
+//   float16) and Q5_0 (as Q8_0 blocks) weights; BF16
 //   weights take AVX512-BF16 dot products with activations rounded to bf16
 //   (bf16_matmul.h); others use kExact. Numerics differ from fp32 by the
 //   activation rounding.
