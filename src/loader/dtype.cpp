@@ -113,30 +113,29 @@ void DequantQ5_K(const uint8_t* b, float* y) {
 }
 
 void DequantQ6_K(const uint8_t* b, float* y) {
-  const uint8_t* ql = b;
-  const uint8_t* qh = b + 128;
-  const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192);
-  float d = ReadF16(b + 208);
-  for (int n = 0; n < kQK_K; n += 128) {
-    for (int l = 0; l < 32; ++l) {
-      int is = l / 16;
-      int q1 = static_cast<int8_t>((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
-      int q2 = static_cast<int8_t>((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
-      int q3 = static_cast<int8_t>((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
-      int q4 = static_cast<int8_t>((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
-      y[l] = d * sc[is + 0] * q1;
-      y[l + 32] = d * sc[is + 2] * q2;
-      y[l + 64] = d * sc[is + 4] * q3;
-      y[l + 96] = d * sc[is + 6] * q4;
-    }
-    y += 128;
-    ql += 64;
-    qh += 32;
-    sc += 8;
-  }
+  uint8_t q[kQK_K];
+  float scales[kQK_K / 16];
+  UnpackQ6_K(b, q, scales);
+  for (int e = 0; e < kQK_K; ++e) y[e] = scales[e / 16] * static_cast<float>(static_cast<int>(q[e]) - 32);
 }
 
 }  // namespace
+
+void UnpackQ6_K(const uint8_t* b, uint8_t* codes, float* scales) {
+  const uint8_t* ql = b;
+  const uint8_t* qh = b + 128;
+  const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192);
+  const float d = ReadF16(b + 208);
+  for (int j = 0; j < kQK_K / 16; ++j) scales[j] = d * static_cast<float>(sc[j]);
+  for (int n = 0; n < kQK_K; n += 128, ql += 64, qh += 32) {
+    for (int l = 0; l < 32; ++l) {
+      codes[n + l] = static_cast<uint8_t>((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4));
+      codes[n + l + 32] = static_cast<uint8_t>((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4));
+      codes[n + l + 64] = static_cast<uint8_t>((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4));
+      codes[n + l + 96] = static_cast<uint8_t>((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4));
+    }
+  }
+}
 
 const char* DTypeName(DType t) {
   switch (t) {

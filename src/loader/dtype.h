@@ -54,6 +54,11 @@ uint16_t F32ToBf16(float f);  // round to nearest even
 float F16ToF32(uint16_t h);
 uint16_t F32ToF16(float f);
 
+// One Q6_K super-block (256 values, 210 bytes) as its 6-bit codes q (0..63)
+// and its 16 sub-block scales d * sc (float32, exact: an f16 times an int8):
+// element e is scales[e / 16] * (q[e] - 32), which is what DequantizeRow gives.
+void UnpackQ6_K(const uint8_t* block, uint8_t* codes, float* scales);
+
 // Converts n elements (a whole number of blocks) of type t at src to float32
 // (for kI8Row, src is one whole row of n elements).
 void DequantizeRow(DType t, const void* src, float* dst, int64_t n);

@@ -483,31 +483,6 @@ bool FastFormat(DType t) { return t == DType::kQ4_0 || t == DType::kQ4_1 || t ==
 
 int64_t FastChunkBytes(DType t) { return HeaderBytes(t) + CodeBytes(t); }
 
-namespace {
-
-// One GGUF Q6_K super-block (256 values) as its codes q (0..63, the value
-// being scale[e / 16] * (q - 32)) and its 16 sub-block scales d * sc as float32,
-// the product loader::DequantizeRow forms first (exact: an f16 times an int8).
-void UnpackQ6K(const uint8_t* b, uint8_t* codes, float* scales) {
-  const uint8_t* ql = b;
-  const uint8_t* qh = b + 128;
-  const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192);
-  uint16_t h;
-  std::memcpy(&h, b + 208, 2);
-  const float d = loader::F16ToF32(h);
-  for (int j = 0; j < 16; ++j) scales[j] = d * static_cast<float>(sc[j]);
-  for (int n = 0; n < 256; n += 128, ql += 64, qh += 32) {
-    for (int l = 0; l < 32; ++l) {
-      codes[n + l] = static_cast<uint8_t>((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4));
-      codes[n + l + 32] = static_cast<uint8_t>((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4));
-      codes[n + l + 64] = static_cast<uint8_t>((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4));
-      codes[n + l + 96] = static_cast<uint8_t>((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4));
-    }
-  }
-}
-
-}  // namespace
-
 void RepackFast(const Matrix& src, Matrix* dst) {
   const DType t = src.dtype;
   PAGODA_CHECK(FastFormat(t) && src.precision == MatmulPrecision::kExact && src.cols % 32 == 0);
@@ -526,7 +501,7 @@ void RepackFast(const Matrix& src, Matrix* dst) {
     for (int64_t r = 0; r < src.rows; ++r) {
       const int64_t g = r / kGroup, l = r % kGroup;
       for (int64_t sb = 0; sb < src.cols / 256; ++sb) {
-        UnpackQ6K(src.Row(r) + sb * loader::BlockBytes(t), codes, scales);
+        loader::UnpackQ6_K(src.Row(r) + sb * loader::BlockBytes(t), codes, scales);
         for (int64_t j = 0; j < 8; ++j) {
           uint8_t* c = out + (g * nb + sb * 8 + j) * cb;
           std::memcpy(c + 4 * l, &scales[2 * j], 4);           // half 0
