@@ -542,12 +542,20 @@ void PagedAttention(ThreadPool& pool, const float* q, const KvCache& cache, int6
   // and the pool's contiguous chunks get equal work. In order, the second
   // thread of a 512-token prefill had three times the first one's keys. Each
   // item is computed alone, so the order changes no value.
+  // With prompt rows (several rows read the same keys), KV heads outermost: a
+  // thread sweeps every row of one KV head before the next, so over a long
+  // prompt only that head's K and V rows are live in L2 (at 2048 tokens one
+  // head's are 1 MiB of a layer's 3 MiB): 2048-token prefill 597-650 -> 835-864
+  // tok/s. Decode rows read their keys once, and their KV heads sit side by side
+  // in each slot: those stay row-major (head-major ran 64 sequences slower).
   const int64_t n_rows = total_rows;
+  const bool head_major = total_rows > static_cast<int64_t>(seqs.size());
   pool.Run(total_rows * per_row, [&](int64_t w0, int64_t w1, int) {
     for (int64_t w = w0; w < w1; ++w) {
-      const int64_t turn = w / per_row;
+      const int64_t item = w / split;
+      const int64_t g = head_major ? item / n_rows : item % kvh, turn = head_major ? item % n_rows : item / kvh;
       const int64_t row_idx = turn % 2 == 0 ? turn / 2 : n_rows - 1 - turn / 2;
-      const int64_t g = (w % per_row) / split, h0 = g * group + (w % split) * nh;
+      const int64_t h0 = g * group + (w % split) * nh;
       const AttentionSeq& s = seqs[row_seq_p[row_idx]];
       const int64_t qi = row_in_seq_p[row_idx];
       const int64_t t = s.query_start + qi;
