@@ -95,7 +95,7 @@ PAGODA_TARGET_BF16 void Bf16DotRange(const uint16_t* xb, int64_t m, const Matrix
     constexpr int64_t kAhead = 12;
     for (int64_t j = n0; j < n1; j += 4) {
       const bool ahead = j + kAhead + 4 <= n1;
-      PrefetchStream pf(ahead ? wb + (j + kAhead) * k : nullptr, ahead ? 4 * k * sizeof(uint16_t) : 0, k / 32);
+      PrefetchStream pf(ahead ? wb + (j + kAhead) * k : nullptr, ahead ? 4 * k * sizeof(uint16_t) : 0, k / 32, PrefetchTo::kL2);
       Panel(xb, m, k, wb + j * k, std::min<int64_t>(4, n1 - j), y + j, w.rows, &pf);
     }
     return;

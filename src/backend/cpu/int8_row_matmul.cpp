@@ -78,7 +78,7 @@ PAGODA_TARGET_AVX512 void SkinnyRows(const float* x, int64_t k, const Matrix& w,
   int64_t j = n0;
   for (; j + 4 <= n1; j += 4) {
     const bool ahead = j + 4 * (kPrefetchTiles + 1) <= n1;
-    PrefetchStream pf(ahead ? w.Row(j + 4 * kPrefetchTiles) : nullptr, ahead ? tile_bytes : 0, k / 16);
+    PrefetchStream pf(ahead ? w.Row(j + 4 * kPrefetchTiles) : nullptr, ahead ? tile_bytes : 0, k / 16, PrefetchTo::kL2);
     SkinnyTile<MR, 4>(x, k, w.Row(j), rb, k, y + j, ldo, &pf);
   }
   for (; j < n1; ++j) SkinnyTile<MR, 1>(x, k, w.Row(j), rb, k, y + j, ldo, nullptr);

@@ -97,7 +97,7 @@ PAGODA_TARGET_AVX512 void DenseRangeAvx512(const float* x, int64_t m, const Matr
     const size_t rb = w.RowBytes();
     for (int64_t j = n0; j < n1; j += 4) {
       const bool ahead = j + kAhead + 4 <= n1;
-      internal::PrefetchStream pf(ahead ? w.Row(j + kAhead) : nullptr, ahead ? 4 * rb : 0, w.cols / 16);
+      internal::PrefetchStream pf(ahead ? w.Row(j + kAhead) : nullptr, ahead ? 4 * rb : 0, w.cols / 16, internal::PrefetchTo::kL2);
       internal::DensePanel<T>(x, m, w.cols, w.Row(j), rb, std::min<int64_t>(4, n1 - j), y + j, w.rows, &pf);
     }
     return;

@@ -302,7 +302,7 @@ PAGODA_TARGET_AVX512 void SkinnyRows(const float* x, int64_t k, const Matrix& w,
   int64_t j = n0;
   for (; j + 4 <= n1; j += 4) {
     const bool ahead = j + 4 * (kPrefetchTiles + 1) <= n1;
-    PrefetchStream pf(ahead ? w.Row(j + 4 * kPrefetchTiles) : nullptr, ahead ? tile_bytes : 0, blocks);
+    PrefetchStream pf(ahead ? w.Row(j + 4 * kPrefetchTiles) : nullptr, ahead ? tile_bytes : 0, blocks, PrefetchTo::kL2);
     if constexpr (T == DType::kQ4_1) {
       if (w.scales_first) {
         SkinnyTileQ4_1Split<MR, 4>(x, k, w.Row(j), rb, k, y + j, ldo, &pf);
