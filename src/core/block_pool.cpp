@@ -14,10 +14,14 @@ std::vector<KvCacheBlock*> UsableBlocks(std::vector<KvCacheBlock>& blocks) {
   return out;
 }
 
-std::vector<KvCacheBlock> MakeBlocks(int num_blocks) {
+std::vector<KvCacheBlock> MakeBlocks(int num_blocks, int block_size, bool enable_caching) {
   PAGODA_CHECK_MSG(num_blocks >= 2, "a pool needs the null block and at least one more");
   std::vector<KvCacheBlock> blocks(num_blocks);
-  for (int i = 0; i < num_blocks; ++i) blocks[i].block_id = BlockId(i);
+  for (int i = 0; i < num_blocks; ++i) {
+    blocks[i].block_id = BlockId(i);
+    // Caching a block copies its tokens here: room made now, not in a step.
+    if (enable_caching && i > 0) blocks[i].cached_tokens.reserve(static_cast<size_t>(block_size));
+  }
   blocks[0].is_null = true;
   return blocks;
 }
@@ -27,9 +31,13 @@ std::vector<KvCacheBlock> MakeBlocks(int num_blocks) {
 BlockPool::BlockPool(int num_blocks, int block_size, bool enable_caching)
     : block_size_(block_size),
       enable_caching_(enable_caching),
-      blocks_(MakeBlocks(num_blocks)),
+      blocks_(MakeBlocks(num_blocks, block_size, enable_caching)),
       free_queue_(UsableBlocks(blocks_)) {
   PAGODA_CHECK(block_size > 0);
+  size_t n = 1;
+  while (n < static_cast<size_t>(num_blocks)) n *= 2;
+  buckets_.assign(n, nullptr);
+  bucket_mask_ = n - 1;
 }
 
 double BlockPool::usage() const {
@@ -47,24 +55,30 @@ KvCacheBlock* BlockPool::mutable_block(BlockId id) {
 }
 
 std::vector<KvCacheBlock*> BlockPool::GetNewBlocks(int n) {
-  std::vector<KvCacheBlock*> out = free_queue_.PopFrontN(n);
-  for (KvCacheBlock* b : out) {
+  std::vector<KvCacheBlock*> out;
+  out.reserve(static_cast<size_t>(std::max(n, 0)));
+  GetNewBlocks(n, &out);
+  return out;
+}
+
+void BlockPool::GetNewBlocks(int n, std::vector<KvCacheBlock*>* out) {
+  PAGODA_CHECK(n >= 0 && n <= num_free_blocks());
+  for (int i = 0; i < n; ++i) {
+    KvCacheBlock* b = free_queue_.PopFront();
     PAGODA_CHECK(b->ref_cnt == 0);
     MaybeEvict(b);
     b->ref_cnt = 1;
+    out->push_back(b);
   }
-  return out;
 }
 
 void BlockPool::MaybeEvict(KvCacheBlock* block) {
   if (!block->block_hash) return;
-  auto it = cached_blocks_.find(*block->block_hash);
-  PAGODA_CHECK(it != cached_blocks_.end());
-  auto& bucket = it->second;
-  auto pos = std::find(bucket.begin(), bucket.end(), block);
-  PAGODA_CHECK(pos != bucket.end());
-  bucket.erase(pos);
-  if (bucket.empty()) cached_blocks_.erase(it);
+  KvCacheBlock** link = &Bucket(*block->block_hash);
+  while (*link != nullptr && *link != block) link = &(*link)->next_cached;
+  PAGODA_CHECK_MSG(*link == block, "a cached block is missing from its hash chain");
+  *link = block->next_cached;
+  block->next_cached = nullptr;
   block->block_hash.reset();
   block->cached_tokens.clear();
   block->cached_extra_keys = {};
@@ -77,11 +91,10 @@ void BlockPool::MaybeEvict(KvCacheBlock* block) {
 
 KvCacheBlock* BlockPool::GetCachedBlock(BlockHash hash, std::span<const TokenId> tokens,
                                         const BlockExtraKeys& extra, const KvCacheBlock* parent) {
-  auto it = cached_blocks_.find(hash);
-  if (it == cached_blocks_.end()) return nullptr;
   BlockId parent_id = parent ? parent->block_id : kNullBlockId;
   uint64_t parent_epoch = parent ? parent->epoch : 0;
-  for (KvCacheBlock* b : it->second) {
+  for (KvCacheBlock* b = Bucket(hash); b != nullptr; b = b->next_cached) {
+    if (*b->block_hash != hash) continue;
     if (b->parent_block_id != parent_id || b->parent_epoch != parent_epoch) continue;
     if (b->cached_extra_keys != extra) continue;
     if (!std::equal(tokens.begin(), tokens.end(), b->cached_tokens.begin(), b->cached_tokens.end())) continue;
@@ -112,7 +125,9 @@ void BlockPool::CacheFullBlocks(std::span<KvCacheBlock* const> blocks, std::span
     b->cached_extra_keys = ExtraKeysForBlock(i, lora_id, cache_salt);
     b->parent_block_id = parent ? parent->block_id : kNullBlockId;
     b->parent_epoch = parent ? parent->epoch : 0;
-    cached_blocks_[block_hashes[i]].push_back(b);
+    KvCacheBlock** link = &Bucket(block_hashes[i]);
+    while (*link != nullptr) link = &(*link)->next_cached;
+    *link = b;
     ++num_cached_blocks_;
   }
 }
@@ -136,7 +151,7 @@ void BlockPool::FreeBlocks(std::span<KvCacheBlock* const> ordered_blocks) {
 bool BlockPool::ResetPrefixCache() {
   if (num_free_blocks() != num_usable_blocks()) return false;
   for (size_t i = 1; i < blocks_.size(); ++i) MaybeEvict(&blocks_[i]);
-  PAGODA_CHECK(cached_blocks_.empty() && num_cached_blocks_ == 0);
+  PAGODA_CHECK(num_cached_blocks_ == 0);
   return true;
 }
 

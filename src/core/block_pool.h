@@ -10,7 +10,6 @@
 #include <cstdint>
 #include <span>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "core/block_hash.h"
@@ -46,6 +45,8 @@ class BlockPool {
   // Pops n blocks from the head of the free queue, evicting any hash they carry;
   // each comes back with ref_cnt 1. CHECKs n <= num_free_blocks().
   std::vector<KvCacheBlock*> GetNewBlocks(int n);
+  // The same, appended to *out (no allocation when it has the capacity).
+  void GetNewBlocks(int n, std::vector<KvCacheBlock*>* out);
 
   // The cached block whose hash is `hash` and whose stored tokens, extra keys and
   // parent (`parent`: the caller's previous block, nullptr for a first block) all
@@ -81,8 +82,13 @@ class BlockPool {
   bool enable_caching_;
   std::vector<KvCacheBlock> blocks_;
   FreeBlockQueue free_queue_;
-  // Several blocks may share a hash: duplicates computed concurrently, or collisions.
-  std::unordered_map<BlockHash, std::vector<KvCacheBlock*>> cached_blocks_;
+  // The prefix cache: chains through KvCacheBlock::next_cached, one per bucket
+  // (hash & bucket_mask_), oldest first; as many buckets as blocks, rounded up
+  // to a power of two, so nothing is allocated after construction. Several
+  // blocks may share a hash: duplicates computed concurrently, or collisions.
+  KvCacheBlock*& Bucket(BlockHash hash) { return buckets_[hash & bucket_mask_]; }
+  std::vector<KvCacheBlock*> buckets_;
+  BlockHash bucket_mask_ = 0;
   int num_cached_blocks_ = 0;
   int64_t num_evictions_ = 0;
 };

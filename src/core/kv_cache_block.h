@@ -30,6 +30,9 @@ struct KvCacheBlock {
   // parent id that now holds something else.
   uint64_t epoch = 0;
 
+  // The next block of the prefix cache's hash chain (BlockPool, intrusive, so
+  // caching a block allocates nothing).
+  KvCacheBlock* next_cached = nullptr;
   // Links of FreeBlockQueue (intrusive, so removal from the middle is O(1)).
   KvCacheBlock* prev_free = nullptr;
   KvCacheBlock* next_free = nullptr;

@@ -59,8 +59,23 @@ ComputedBlocks KvCacheManager::GetComputedBlocks(const Request& request) {
 
 std::optional<SlotAllocation> KvCacheManager::AllocateSlots(const Request& request, int num_new_tokens,
                                                             const ComputedBlocks& computed) {
+  SlotAllocation out;
+  if (!AllocateSlots(request, num_new_tokens, computed, &out)) return std::nullopt;
+  return out;
+}
+
+bool KvCacheManager::AllocateSlots(const Request& request, int num_new_tokens, const ComputedBlocks& computed,
+                                   SlotAllocation* out_ptr) {
   PAGODA_CHECK(num_new_tokens >= 0);
+  SlotAllocation& out = *out_ptr;
+  out.new_block_ids.clear();
+  out.copy_on_write.reset();
   RequestBlocks& state = requests_[request.request_id()];
+  if (state.blocks.empty()) {
+    const size_t cap = static_cast<size_t>(CeilDiv(request.token_capacity(), block_size()));
+    state.blocks.reserve(cap);
+    if (pool_.enable_caching()) state.block_hashes.reserve(cap);
+  }
   PAGODA_CHECK_MSG(computed.blocks.empty() || state.blocks.empty(), "prefix hit for a request with blocks");
   const int bs = block_size();
   const int num_computed = request.num_computed_tokens() + computed.num_computed_tokens;
@@ -78,10 +93,9 @@ std::optional<SlotAllocation> KvCacheManager::AllocateSlots(const Request& reque
                    partial_index < static_cast<int>(state.blocks.size()) && state.blocks[partial_index]->ref_cnt > 1;
   if (num_new_blocks + num_evictable_hits + (cow ? 1 : 0) > pool_.num_free_blocks()) {
     if (state.blocks.empty()) requests_.erase(request.request_id());
-    return std::nullopt;
+    return false;
   }
 
-  SlotAllocation out;
   if (!computed.blocks.empty()) {
     pool_.Touch(computed.blocks);
     for (KvCacheBlock* b : computed.blocks) {
@@ -97,10 +111,9 @@ std::optional<SlotAllocation> KvCacheManager::AllocateSlots(const Request& reque
     state.blocks[partial_index] = copy;
     out.copy_on_write = CopyOnWrite{partial_index, shared->block_id, copy->block_id};
   }
-  for (KvCacheBlock* b : pool_.GetNewBlocks(num_new_blocks)) {
-    state.blocks.push_back(b);
-    out.new_block_ids.push_back(b->block_id);
-  }
+  const size_t first_new = state.blocks.size();
+  pool_.GetNewBlocks(num_new_blocks, &state.blocks);
+  for (size_t i = first_new; i < state.blocks.size(); ++i) out.new_block_ids.push_back(state.blocks[i]->block_id);
   if (pool_.enable_caching()) {
     // Blocks filled by tokens computed in this step become findable now, so a
     // request scheduled later in the same step can hit them (the runner writes a
@@ -113,14 +126,15 @@ std::optional<SlotAllocation> KvCacheManager::AllocateSlots(const Request& reque
       state.num_cached_blocks = num_full;
     }
   }
-  return out;
+  return true;
 }
 
 void KvCacheManager::Free(const Request& request) {
   auto it = requests_.find(request.request_id());
   if (it == requests_.end()) return;
-  std::vector<KvCacheBlock*> ordered(it->second.blocks.rbegin(), it->second.blocks.rend());
-  pool_.FreeBlocks(ordered);
+  std::vector<KvCacheBlock*>& blocks = it->second.blocks;  // erased below: reversed in place
+  std::reverse(blocks.begin(), blocks.end());
+  pool_.FreeBlocks(blocks);
   requests_.erase(it);
 }
 

@@ -68,6 +68,10 @@ class KvCacheManager {
   // when the free blocks do not suffice.
   std::optional<SlotAllocation> AllocateSlots(const Request& request, int num_new_tokens,
                                               const ComputedBlocks& computed = {});
+  // The same into *out, whose vector keeps its capacity (nothing is allocated in
+  // a decode step once the request's tables have their room: they reserve its
+  // token capacity in blocks); false, with nothing changed, when short of blocks.
+  bool AllocateSlots(const Request& request, int num_new_tokens, const ComputedBlocks& computed, SlotAllocation* out);
 
   // Releases the request's blocks, last block first (so prefixes stay cached longest).
   void Free(const Request& request);

@@ -67,6 +67,7 @@ void Request::ReplaceLastToken(TokenId token) {
 
 std::unique_ptr<Request> Request::CloneAs(RequestId child_id) const {
   auto child = std::make_unique<Request>(*this);
+  child->all_token_ids_.reserve(all_token_ids_.capacity());  // a copy has only its size
   child->request_id_ = child_id;
   child->params_.n = 1;
   child->known_to_runner_ = false;

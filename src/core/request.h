@@ -83,6 +83,10 @@ class Request {
   bool is_finished() const { return IsFinished(status_); }
 
   void AppendOutputToken(TokenId token) { all_token_ids_.push_back(token); }
+  // Room for n tokens in all, so that appending allocates nothing until then
+  // (the scheduler reserves prompt + max_tokens, capped at max_model_len).
+  void ReserveTokens(int n) { all_token_ids_.reserve(static_cast<size_t>(n)); }
+  int token_capacity() const { return static_cast<int>(all_token_ids_.capacity()); }
   // Replaces the last token, which must not be computed yet (a fork's own sample).
   void ReplaceLastToken(TokenId token);
 

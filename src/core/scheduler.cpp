@@ -38,7 +38,39 @@ Result<std::unique_ptr<Scheduler>> Scheduler::Create(const SchedulerConfig& conf
 }
 
 Scheduler::Scheduler(const SchedulerConfig& config, KvCacheConfig kv_config, Clock clock)
-    : config_(config), kv_(std::move(kv_config)), clock_(std::move(clock)) {}
+    : config_(config), kv_(std::move(kv_config)), clock_(std::move(clock)) {
+  running_.reserve(static_cast<size_t>(config_.max_num_seqs));
+  finished_since_last_step_.reserve(static_cast<size_t>(config_.max_num_seqs));
+}
+
+CachedRequestData Scheduler::TakeSpareCached() {
+  if (spare_cached_.empty()) {
+    CachedRequestData c;
+    c.new_token_ids.reserve(4);  // room for a decode step's token and block
+    c.new_block_ids.reserve(4);
+    return c;
+  }
+  CachedRequestData c = std::move(spare_cached_.back());
+  spare_cached_.pop_back();
+  return c;
+}
+
+CoreRequestOutput Scheduler::TakeSpareOutput() {
+  if (spare_outputs_.empty()) {
+    CoreRequestOutput o;
+    o.new_token_ids.reserve(4);
+    return o;
+  }
+  CoreRequestOutput o = std::move(spare_outputs_.back());
+  spare_outputs_.pop_back();
+  o.new_token_ids.clear();
+  o.new_logprobs.clear();
+  o.finish_reason.reset();
+  o.stop_token.reset();
+  o.num_cached_tokens = 0;
+  o.timestamps = {};
+  return o;
+}
 
 Status Scheduler::AddRequest(std::unique_ptr<Request> request) {
   PAGODA_CHECK(request != nullptr);
@@ -52,6 +84,8 @@ Status Scheduler::AddRequest(std::unique_ptr<Request> request) {
   }
   PAGODA_RETURN_IF_ERROR(request->params().Validate().WithContext("request " + std::to_string(id.value)));
   PAGODA_CHECK(request->num_output_tokens() == 0 && request->num_computed_tokens() == 0);
+  const int64_t max_out = request->params().max_tokens.value_or(config_.max_model_len);
+  request->ReserveTokens(static_cast<int>(std::min<int64_t>(config_.max_model_len, request->num_prompt_tokens() + max_out)));
   request->set_status(RequestStatus::kWaiting);
   request->set_arrival_seq(next_arrival_seq_++);
   request->timestamps().arrival = clock_();
@@ -145,10 +179,11 @@ void Scheduler::RecordScheduled(Request* r, int num_new_tokens, const SlotAlloca
     out.scheduled_new_reqs.push_back(std::move(d));
     r->set_known_to_runner(true);
   } else {
-    CachedRequestData c;
+    CachedRequestData c = TakeSpareCached();
     c.request_id = r->request_id();
     c.new_token_ids.assign(tokens.begin() + r->num_tokens_sent(), tokens.end());
-    c.new_block_ids = alloc.new_block_ids;
+    c.new_block_ids.assign(alloc.new_block_ids.begin(), alloc.new_block_ids.end());
+    c.replaced_blocks.clear();
     if (alloc.copy_on_write) c.replaced_blocks.push_back({alloc.copy_on_write->block_index, alloc.copy_on_write->dst});
     c.num_computed_tokens = r->num_computed_tokens();
     out.scheduled_cached_reqs.push_back(std::move(c));
@@ -159,8 +194,24 @@ void Scheduler::RecordScheduled(Request* r, int num_new_tokens, const SlotAlloca
 
 SchedulerOutput Scheduler::Schedule() {
   SchedulerOutput out;
-  out.finished_req_ids = std::move(finished_since_last_step_);
-  finished_since_last_step_.clear();
+  Schedule(&out);
+  return out;
+}
+
+void Scheduler::Schedule(SchedulerOutput* out_ptr) {
+  SchedulerOutput& out = *out_ptr;
+  for (CachedRequestData& c : out.scheduled_cached_reqs) spare_cached_.push_back(std::move(c));
+  out.scheduled_cached_reqs.clear();
+  out.scheduled_new_reqs.clear();
+  out.num_scheduled_tokens.clear();
+  out.total_num_scheduled_tokens = 0;
+  out.block_copies.clear();
+  out.preempted_req_ids.clear();
+  out.finished_req_ids.clear();
+  out.finished_req_ids.swap(finished_since_last_step_);
+  // It now holds the caller's old buffer: give it room for a step's finishes
+  // (allocates in the first steps only, until both buffers have it).
+  finished_since_last_step_.reserve(static_cast<size_t>(config_.max_num_seqs));
   const double now = clock_();
   int budget = config_.max_num_batched_tokens;
   const int64_t preemptions_before = stats_.num_preemptions;
@@ -173,15 +224,15 @@ SchedulerOutput Scheduler::Schedule() {
       ++i;
       continue;
     }
-    std::optional<SlotAllocation> alloc;
-    while (!(alloc = kv_.AllocateSlots(*r, n))) {
+    bool allocated = false;
+    while (!(allocated = kv_.AllocateSlots(*r, n, {}, &slot_))) {
       Request* victim = running_.back();
       running_.pop_back();
       Preempt(victim, out);
       if (victim == r) break;
     }
-    if (!alloc) break;  // r itself was preempted; everything after it already was
-    RecordScheduled(r, n, *alloc, now, out);
+    if (!allocated) break;  // r itself was preempted; everything after it already was
+    RecordScheduled(r, n, slot_, now, out);
     budget -= n;
     ++i;
   }
@@ -197,8 +248,7 @@ SchedulerOutput Scheduler::Schedule() {
       const int n = std::min(CapNewTokens(*r, num_uncomputed, budget),
                              config_.max_model_len - computed.num_computed_tokens);
       PAGODA_CHECK(n > 0);
-      std::optional<SlotAllocation> alloc = kv_.AllocateSlots(*r, n, computed);
-      if (!alloc) break;
+      if (!kv_.AllocateSlots(*r, n, computed, &slot_)) break;
       waiting_.pop_front();
       running_.push_back(r);
       stats_.prefix_cache_queries += r->num_tokens();
@@ -206,7 +256,7 @@ SchedulerOutput Scheduler::Schedule() {
       if (r->num_cached_tokens() < 0) r->set_num_cached_tokens(computed.num_computed_tokens);
       r->set_num_computed_tokens(computed.num_computed_tokens);
       r->set_status(RequestStatus::kRunning);
-      RecordScheduled(r, n, *alloc, now, out);
+      RecordScheduled(r, n, slot_, now, out);
       budget -= n;
     }
   }
@@ -218,18 +268,32 @@ SchedulerOutput Scheduler::Schedule() {
   }
   stats_.num_scheduled_tokens += out.total_num_scheduled_tokens;
   if (!out.empty()) ++stats_.num_steps;
-  return out;
 }
 
 CoreOutputs Scheduler::UpdateFromOutput(const SchedulerOutput& scheduler_output,
                                         const ModelRunnerOutput& runner_output) {
   CoreOutputs result;
-  result.outputs = std::move(pending_aborts_);
+  UpdateFromOutput(scheduler_output, runner_output, &result);
+  return result;
+}
+
+void Scheduler::UpdateFromOutput(const SchedulerOutput& scheduler_output, const ModelRunnerOutput& runner_output,
+                                 CoreOutputs* result_ptr) {
+  CoreOutputs& result = *result_ptr;
+  for (CoreRequestOutput& o : result.outputs) spare_outputs_.push_back(std::move(o));
+  result.outputs.clear();
+  for (CoreRequestOutput& o : pending_aborts_) result.outputs.push_back(std::move(o));
   pending_aborts_.clear();
   const double now = clock_();
-  std::unordered_map<RequestId, const RequestSample*> samples;
-  samples.reserve(runner_output.samples.size());
-  for (const RequestSample& s : runner_output.samples) samples.emplace(s.request_id, &s);
+  // The samples by request id (sorted, searched): no node allocations.
+  samples_by_id_.clear();
+  for (const RequestSample& s : runner_output.samples) samples_by_id_.emplace_back(s.request_id, &s);
+  std::sort(samples_by_id_.begin(), samples_by_id_.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  auto find_sample = [&](RequestId id) -> const RequestSample* {
+    auto it = std::lower_bound(samples_by_id_.begin(), samples_by_id_.end(), id,
+                               [](const auto& e, RequestId v) { return e.first < v; });
+    return it != samples_by_id_.end() && it->first == id ? it->second : nullptr;
+  };
 
   for (const ScheduledTokens& scheduled : scheduler_output.num_scheduled_tokens) {
     auto it = requests_.find(scheduled.request_id);
@@ -238,11 +302,11 @@ CoreOutputs Scheduler::UpdateFromOutput(const SchedulerOutput& scheduler_output,
     if (r->status() != RequestStatus::kRunning) continue;
     // A partial prefill chunk produces no token.
     if (r->num_computed_tokens() < r->num_tokens()) continue;
-    auto sample_it = samples.find(r->request_id());
-    if (sample_it == samples.end() || sample_it->second->sampled_token_ids.empty()) continue;
-    const RequestSample& sample = *sample_it->second;
+    const RequestSample* found = find_sample(r->request_id());
+    if (found == nullptr || found->sampled_token_ids.empty()) continue;
+    const RequestSample& sample = *found;
 
-    CoreRequestOutput out;
+    CoreRequestOutput out = TakeSpareOutput();
     out.request_id = r->request_id();
     std::optional<StopDecision> stop;
     for (size_t k = 0; k < sample.sampled_token_ids.size() && !stop; ++k) {
@@ -267,7 +331,6 @@ CoreOutputs Scheduler::UpdateFromOutput(const SchedulerOutput& scheduler_output,
     result.outputs.push_back(std::move(out));
     if (stop) FinishRequest(r, stop->status);
   }
-  return result;
 }
 
 void Scheduler::RemoveFromQueues(Request* request) {

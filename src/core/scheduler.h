@@ -57,8 +57,14 @@ class Scheduler {
   Status ForkRequest(RequestId parent, RequestId child, std::optional<TokenId> child_last_token = std::nullopt);
 
   SchedulerOutput Schedule();
+  // The same into *out, reusing its vectors (and those of the previous
+  // step's entries): a decode step of running requests allocates nothing
+  // once the first steps have sized them (the engine loop keeps one).
+  void Schedule(SchedulerOutput* out);
   // Appends sampled tokens, applies stop conditions, frees finished requests.
   CoreOutputs UpdateFromOutput(const SchedulerOutput& scheduler_output, const ModelRunnerOutput& runner_output);
+  // The same into *result, reusing it as Schedule(out) does.
+  void UpdateFromOutput(const SchedulerOutput& scheduler_output, const ModelRunnerOutput& runner_output, CoreOutputs* result);
 
   bool HasUnfinishedRequests() const { return !running_.empty() || !waiting_.empty(); }
   // Unfinished requests, or news still to deliver (finished ids for the runner,
@@ -100,6 +106,14 @@ class Scheduler {
   std::vector<RequestId> finished_since_last_step_;  // for the runner
   std::vector<CoreRequestOutput> pending_aborts_;    // for the output processor
   SchedulerStats stats_;
+  // Reused from step to step: entries of earlier outputs (their vectors keep
+  // their capacity), the slot allocation, the samples by request id.
+  CachedRequestData TakeSpareCached();
+  CoreRequestOutput TakeSpareOutput();
+  std::vector<CachedRequestData> spare_cached_;
+  std::vector<CoreRequestOutput> spare_outputs_;
+  SlotAllocation slot_;
+  std::vector<std::pair<RequestId, const RequestSample*>> samples_by_id_;
 };
 
 }  // namespace pagoda::core

@@ -502,12 +502,15 @@ struct Engine::Impl {
   void Loop(Engine* engine) {
     if (pool->pinned() && !pool->PinCallingThread()) PAGODA_LOG(Warning) << "could not bind the engine thread to a CPU";
     bool stop = false;
-    core::ModelRunnerOutput ro;  // reused: the runner keeps its vectors' capacity
+    // Reused from step to step: the scheduler and the runner keep their vectors' capacity.
+    core::SchedulerOutput so;
+    core::ModelRunnerOutput ro;
+    core::CoreOutputs outs;
     while (true) {
       DrainInbox(&stop);
       if (stop) break;
       const double t0 = Now();
-      core::SchedulerOutput so = scheduler->Schedule();
+      scheduler->Schedule(&so);
       double forward = 0;
       ro.samples.clear();
       if (!so.empty()) {
@@ -524,7 +527,7 @@ struct Engine::Impl {
         }
         forward = runner->last_forward_seconds();
       }
-      core::CoreOutputs outs = scheduler->UpdateFromOutput(so, ro);
+      scheduler->UpdateFromOutput(so, ro, &outs);
       ApplyFanouts(runner->TakeFanouts(), outs);
       pending_prompt_logprobs = runner->TakePromptLogprobs();
       Deliver(outs, so.empty() ? 0 : Now() - t0, forward);
