@@ -129,6 +129,11 @@ PAGODA_TARGET_AVX2 inline float Half(const uint8_t* p) {
   return _cvtsh_ss(h);
 }
 
+// q * d + m for Q4_1/Q5_1 codes (below 32) and a float16 d: the product is
+// exact in float32, so one fused multiply-add gives fl(fl(q * d) + m), the
+// loader's value (quant_matmul.cpp's ExactMulAdd says why).
+PAGODA_TARGET_AVX2 inline __m256 ExactMulAdd8(__m256 q, __m256 d, __m256 m) { return _mm256_fmadd_ps(q, d, m); }
+
 PAGODA_TARGET_AVX2 inline __m256i Bytes8(const uint8_t* p) { return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))); }
 
 // Elements [8e, 8e + 8) of a 32-element block, as loader::DequantizeRow computes them.
@@ -142,7 +147,7 @@ PAGODA_TARGET_AVX2 inline __m256 Decode8(const uint8_t* b, int e, __m256 d, __m2
     __m256i q = Bytes8(qs + 8 * (e & 1));
     q = e < 2 ? _mm256_and_si256(q, _mm256_set1_epi32(0x0F)) : _mm256_srli_epi32(q, 4);
     if constexpr (T == DType::kQ4_0) return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(q, _mm256_set1_epi32(8))), d);
-    else return _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(q), d), m);
+    else return ExactMulAdd8(_mm256_cvtepi32_ps(q), d, m);
   }
 }
 
@@ -161,7 +166,7 @@ PAGODA_TARGET_AVX2 inline __m256 Decode8Q5(const uint8_t* b, int e, __m256 d, __
   const __m256i hb = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(qh >> (8 * e))), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)),
                                       _mm256_set1_epi32(1));
   q = _mm256_or_si256(q, _mm256_slli_epi32(hb, 4));
-  if constexpr (kMin) return _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(q), d), m);
+  if constexpr (kMin) return ExactMulAdd8(_mm256_cvtepi32_ps(q), d, m);
   else return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(q, _mm256_set1_epi32(16))), d);
 }
 

@@ -17,13 +17,21 @@ using loader::DType;
 
 // Every decoder below reproduces the arithmetic of loader/dtype.cpp exactly:
 // integer codes converted to float (exact), then the same float multiplies and
-// adds in the same order (separate mul and add, never a fused FMA).
+// adds in the same order (separate mul and add), except where the product is
+// exact (ExactMulAdd): then one fused multiply-add rounds as mul + add does.
 
 PAGODA_TARGET_AVX512 inline float Half(const uint8_t* p) {
   uint16_t h;
   std::memcpy(&h, p, 2);
   return _cvtsh_ss(h);
 }
+
+// q * d + m for the Q4_1 and Q5_1 codes q (integers below 32: 5 bits) and d
+// from float16 (11 significant bits): q * d has at most 16 significant bits, so
+// it is exact in float32 (no underflow either: float16's smallest subnormal is
+// far above float32's normal range), and fma(q, d, m) rounds once, as
+// fl(fl(q * d) + m) does. One instruction instead of two.
+PAGODA_TARGET_AVX512 inline __m512 ExactMulAdd(__m512 q, __m512 d, __m512 m) { return _mm512_fmadd_ps(q, d, m); }
 
 PAGODA_TARGET_AVX512 inline __m512i Bytes16(const uint8_t* p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
 
@@ -45,7 +53,7 @@ PAGODA_TARGET_AVX512 inline void Decode32(const uint8_t* b, __m512& lo, __m512& 
     std::memcpy(&pair, b, 4);
     const __m512 dm = _mm512_cvtph_ps(_mm256_set1_epi32(pair));
     const __m512 d = _mm512_moveldup_ps(dm), m = _mm512_movehdup_ps(dm);
-    const __m512 table = _mm512_add_ps(_mm512_mul_ps(_mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), d), m);
+    const __m512 table = ExactMulAdd(_mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), d, m);
     const __m512i v = Bytes16(b + 4);
     lo = _mm512_permutexvar_ps(v, table);
     hi = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
@@ -60,8 +68,8 @@ PAGODA_TARGET_AVX512 inline void Decode32(const uint8_t* b, __m512& lo, __m512& 
     h = _mm512_mask_or_epi32(h, static_cast<__mmask16>(qh >> 16), h, sixteen);
     if constexpr (kMin) {
       const __m512 m = _mm512_set1_ps(Half(b + 2));
-      lo = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(l), d), m);
-      hi = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(h), d), m);
+      lo = ExactMulAdd(_mm512_cvtepi32_ps(l), d, m);
+      hi = ExactMulAdd(_mm512_cvtepi32_ps(h), d, m);
     } else {
       lo = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(l, sixteen)), d);
       hi = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(h, sixteen)), d);
@@ -232,8 +240,7 @@ PAGODA_TARGET_AVX512 void SkinnyTile(const float* x, int64_t ldx, const uint8_t*
 // Q4_1 with its scales first in each row (Matrix::scales_first): the same
 // table decode as Decode32, from float32 d and m.
 PAGODA_TARGET_AVX512 inline void DecodeQ4_1(float d, float m, const uint8_t* codes, __m512& lo, __m512& hi) {
-  const __m512 table = _mm512_add_ps(_mm512_mul_ps(_mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_ps(d)),
-                                     _mm512_set1_ps(m));
+  const __m512 table = ExactMulAdd(_mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_ps(d), _mm512_set1_ps(m));
   const __m512i v = Bytes16(codes);
   lo = _mm512_permutexvar_ps(v, table);
   hi = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
