@@ -220,16 +220,19 @@ Matrix CopyOf(const Matrix& w) {
   return c;
 }
 
-// Q4_1 with its scales first in each row: the same weights, and MatMul gives
-// the same bits as on the GGUF layout for every batch size and shape (decode
-// tiles and the prefill panel), on every tier; the split undoes exactly.
-TEST(QuantMatMulTest, Q4_1ScalesFirstLayoutGivesTheSameBits) {
+// Q4_1 and Q8_0 with their scales first in each row: the same weights, and
+// MatMul gives the same bits as on the GGUF layout for every batch size and
+// shape (decode tiles and the prefill panel), on every tier; the split undoes
+// exactly.
+TEST(QuantMatMulTest, ScalesFirstLayoutGivesTheSameBits) {
   std::mt19937 rng(19);
   ThreadPool pool(2);
+  for (DType t : {DType::kQ4_1, DType::kQ8_0})
   for (auto [n, k] : std::vector<std::pair<int64_t, int64_t>>{{1, 32}, {5, 64}, {37, 96}, {64, 256}, {131, 544}, {19, 1536}}) {
-    Matrix gguf = RandomQuant(DType::kQ4_1, n, k, rng);
+    SCOPED_TRACE(loader::DTypeName(t));
+    Matrix gguf = RandomQuant(t, n, k, rng);
     Matrix split = CopyOf(gguf);
-    SplitQ4_1Scales(split);
+    SplitScales(split);
     ASSERT_TRUE(split.scales_first);
     if (k > 32) {  // one block is the same either way
       ASSERT_NE(std::memcmp(split.data, gguf.data, gguf.bytes()), 0) << "the layout did not change";
@@ -260,8 +263,8 @@ TEST(QuantMatMulTest, Q4_1ScalesFirstLayoutGivesTheSameBits) {
     Matrix prepared = CopyOf(gguf);
     PrepareForPrecision(prepared, MatmulPrecision::kExact);
     EXPECT_TRUE(prepared.scales_first);
-    ExpectBatchInvariant(prepared, rng, "Q4_1 scales first");
-    JoinQ4_1Scales(split);
+    ExpectBatchInvariant(prepared, rng, std::string(loader::DTypeName(t)) + " scales first");
+    JoinScales(split);
     ASSERT_EQ(std::memcmp(split.data, gguf.data, gguf.bytes()), 0);
   }
 }

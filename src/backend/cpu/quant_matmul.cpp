@@ -283,6 +283,58 @@ PAGODA_TARGET_AVX512 void SkinnyTileQ4_1Split(const float* x, int64_t ldx, const
   BlockTile32<MR, NR>(x, ldx, nblk, SplitQ4_1Blocks{w, row_bytes, nblk, dm}, out, ldo, pf);
 }
 
+// The d halves of a scales-first Q8_0 row as floats.
+PAGODA_TARGET_AVX512 inline void RowScalesQ8_0(const uint8_t* row, int64_t nblk, float* d) {
+  for (int64_t i = 0; i < nblk; i += 16) {
+    const int64_t n = std::min<int64_t>(16, nblk - i);
+    const __mmask16 mk = n == 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1);
+    _mm512_mask_storeu_ps(d + i, mk, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, row + 2 * i)));
+  }
+}
+
+// Q8_0's decode (Decode32) from a float32 d: the same products q * d.
+PAGODA_TARGET_AVX512 inline void DecodeQ8_0(float d, const uint8_t* codes, __m512& lo, __m512& hi) {
+  const __m512 dv = _mm512_set1_ps(d);
+  lo = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes)))), dv);
+  hi = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + 16)))), dv);
+}
+
+// Blocks of scales-first Q8_0 rows, their scales already converted into d
+// (row b's at d + b * nblk).
+struct SplitQ8_0Blocks {
+  const uint8_t* w;
+  size_t row_bytes;
+  int64_t nblk;
+  const float* d;
+  PAGODA_TARGET_AVX512 void operator()(int b, int64_t blk, __m512& lo, __m512& hi) const {
+    DecodeQ8_0(d[b * nblk + blk], w + b * row_bytes + 2 * nblk + 32 * blk, lo, hi);
+  }
+};
+
+// SkinnyTile for scales-first Q8_0, as SkinnyTileQ4_1Split.
+template <int MR, int NR>
+PAGODA_TARGET_AVX512 void SkinnyTileQ8_0Split(const float* x, int64_t ldx, const uint8_t* w, size_t row_bytes, int64_t k, float* out, int64_t ldo,
+                                              PrefetchStream* pf) {
+  const int64_t nblk = k / 32;
+  thread_local AlignedBuffer scratch;
+  const size_t need = static_cast<size_t>(NR * nblk) * sizeof(float);
+  if (scratch.size() < need) scratch.Resize(need);
+  float* d = scratch.as<float>();
+  for (int b = 0; b < NR; ++b) RowScalesQ8_0(w + b * row_bytes, nblk, d + b * nblk);
+  BlockTile32<MR, NR>(x, ldx, nblk, SplitQ8_0Blocks{w, row_bytes, nblk, d}, out, ldo, pf);
+}
+
+// A scales-first Q8_0 row as float32 (DecodeRow's values).
+PAGODA_TARGET_AVX512 void DecodeRowQ8_0Split(const uint8_t* src, float* dst, int64_t n) {
+  const int64_t nblk = n / 32;
+  for (int64_t blk = 0; blk < nblk; ++blk) {
+    __m512 lo, hi;
+    DecodeQ8_0(Half(src + 2 * blk), src + 2 * nblk + 32 * blk, lo, hi);
+    _mm512_storeu_ps(dst + blk * 32, lo);
+    _mm512_storeu_ps(dst + blk * 32 + 16, hi);
+  }
+}
+
 // A scales-first Q4_1 row as float32 (DecodeRow's values).
 PAGODA_TARGET_AVX512 void DecodeRowQ4_1Split(const uint8_t* src, float* dst, int64_t n) {
   const int64_t nblk = n / 32;
@@ -316,12 +368,24 @@ PAGODA_TARGET_AVX512 void SkinnyRows(const float* x, int64_t k, const Matrix& w,
         continue;
       }
     }
+    if constexpr (T == DType::kQ8_0) {
+      if (w.scales_first) {
+        SkinnyTileQ8_0Split<MR, 4>(x, k, w.Row(j), rb, k, y + j, ldo, &pf);
+        continue;
+      }
+    }
     SkinnyTile<T, MR, 4>(x, k, w.Row(j), rb, k, y + j, ldo, &pf);
   }
   for (; j < n1; ++j) {
     if constexpr (T == DType::kQ4_1) {
       if (w.scales_first) {
         SkinnyTileQ4_1Split<MR, 1>(x, k, w.Row(j), rb, k, y + j, ldo, nullptr);
+        continue;
+      }
+    }
+    if constexpr (T == DType::kQ8_0) {
+      if (w.scales_first) {
+        SkinnyTileQ8_0Split<MR, 1>(x, k, w.Row(j), rb, k, y + j, ldo, nullptr);
         continue;
       }
     }
@@ -356,6 +420,7 @@ PAGODA_TARGET_AVX512 void Range(const float* x, int64_t m, const Matrix& w, floa
       const int64_t nr = std::min(kPanelRows, n1 - j0);
       for (int64_t r = 0; r < nr; ++r) {
         if (T == DType::kQ4_1 && w.scales_first) DecodeRowQ4_1Split(w.Row(j0 + r), p + r * k, k);
+        else if (T == DType::kQ8_0 && w.scales_first) DecodeRowQ8_0Split(w.Row(j0 + r), p + r * k, k);
         else DecodeRow<T>(w.Row(j0 + r), p + r * k, k);
       }
       DensePanel<DType::kF32>(x + i0 * k, mi, k, reinterpret_cast<const uint8_t*>(p), static_cast<size_t>(k) * sizeof(float), nr,

@@ -84,27 +84,37 @@ void QuantizeI8Row(const float* x, int64_t n, uint8_t* out) {
 
 namespace {
 
-// Row r in the scales-first layout <-> GGUF blocks (20 bytes: d, m, 16 codes).
-void SplitRow(const uint8_t* src, int64_t nblk, uint8_t* dst) {
+// A block-32 format's scales-first layout: each row's block scales (sb bytes
+// per block: Q4_1's d and m, Q8_0's d) come first, then its codes (cb bytes
+// per block), both in block order.
+struct ScaleSplit {
+  int sb, cb;
+};
+
+ScaleSplit SplitOf(DType t) { return t == DType::kQ4_1 ? ScaleSplit{4, 16} : ScaleSplit{2, 32}; }
+
+// Row r in the scales-first layout <-> GGUF blocks.
+void SplitRow(ScaleSplit f, const uint8_t* src, int64_t nblk, uint8_t* dst) {
   for (int64_t b = 0; b < nblk; ++b) {
-    std::memcpy(dst + 4 * b, src + 20 * b, 4);
-    std::memcpy(dst + 4 * nblk + 16 * b, src + 20 * b + 4, 16);
+    std::memcpy(dst + f.sb * b, src + (f.sb + f.cb) * b, f.sb);
+    std::memcpy(dst + f.sb * nblk + f.cb * b, src + (f.sb + f.cb) * b + f.sb, f.cb);
   }
 }
 
-void JoinRow(const uint8_t* src, int64_t nblk, uint8_t* dst) {
+void JoinRow(ScaleSplit f, const uint8_t* src, int64_t nblk, uint8_t* dst) {
   for (int64_t b = 0; b < nblk; ++b) {
-    std::memcpy(dst + 20 * b, src + 4 * b, 4);
-    std::memcpy(dst + 20 * b + 4, src + 4 * nblk + 16 * b, 16);
+    std::memcpy(dst + (f.sb + f.cb) * b, src + f.sb * b, f.sb);
+    std::memcpy(dst + (f.sb + f.cb) * b + f.sb, src + f.sb * nblk + f.cb * b, f.cb);
   }
 }
 
 void Relayout(Matrix& w, bool split) {
-  PAGODA_CHECK(w.dtype == DType::kQ4_1 && w.precision == MatmulPrecision::kExact && w.scales_first != split);
+  PAGODA_CHECK((w.dtype == DType::kQ4_1 || w.dtype == DType::kQ8_0) && w.precision == MatmulPrecision::kExact && w.scales_first != split);
   AlignedBuffer out;
   out.Resize(w.bytes());
   const int64_t nblk = w.cols / 32;
-  for (int64_t r = 0; r < w.rows; ++r) (split ? SplitRow : JoinRow)(w.Row(r), nblk, out.as<uint8_t>() + r * w.RowBytes());
+  const ScaleSplit f = SplitOf(w.dtype);
+  for (int64_t r = 0; r < w.rows; ++r) (split ? SplitRow : JoinRow)(f, w.Row(r), nblk, out.as<uint8_t>() + r * w.RowBytes());
   w.owned = std::move(out);
   w.data = w.owned.data();
   w.scales_first = split;
@@ -168,13 +178,13 @@ Matrix Q5_0AsQ8_0(const Matrix& w) {
   return q;
 }
 
-void SplitQ4_1Scales(Matrix& w) { Relayout(w, true); }
-void JoinQ4_1Scales(Matrix& w) { Relayout(w, false); }
+void SplitScales(Matrix& w) { Relayout(w, true); }
+void JoinScales(Matrix& w) { Relayout(w, false); }
 
 void PrepareForPrecision(Matrix& w, MatmulPrecision p) {
-  if (w.dtype == DType::kQ4_1 && !w.scales_first && w.precision == MatmulPrecision::kExact &&
+  if ((w.dtype == DType::kQ4_1 || w.dtype == DType::kQ8_0) && !w.scales_first && w.precision == MatmulPrecision::kExact &&
       p == MatmulPrecision::kExact && UsesAvx512MatMul()) {
-    SplitQ4_1Scales(w);
+    SplitScales(w);
     return;
   }
   if (p == MatmulPrecision::kFast && w.dtype == DType::kBF16 && HasFastKernel(DType::kBF16)) {
@@ -222,7 +232,7 @@ void DequantizeMatrixRow(const Matrix& w, int64_t r, float* dst) {
   if (w.scales_first) {
     thread_local std::vector<uint8_t> row;
     row.resize(w.RowBytes());
-    JoinRow(w.Row(r), w.cols / 32, row.data());
+    JoinRow(SplitOf(w.dtype), w.Row(r), w.cols / 32, row.data());
     loader::DequantizeRow(w.dtype, row.data(), dst, w.cols);
     return;
   }
