@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
   struct Shape { const char* name; int64_t n, k; };
   const Shape shapes[] = {{"qkv-sum 960x576", 960, 576}, {"gate+up 3072x576", 3072, 576}, {"down 576x1536", 576, 1536},
                           {"lm_head 49152x576", 49152, 576}};
-  for (DType t : {DType::kQ4_1, DType::kQ8_0, DType::kQ4_K, DType::kBF16, DType::kF32}) {
+  for (DType t : {DType::kQ4_1, DType::kQ4_0, DType::kQ8_0, DType::kQ4_K, DType::kBF16, DType::kF32}) {
     if (std::strcmp(only, "attention") == 0) break;
     for (MatmulPrecision p : {MatmulPrecision::kExact, MatmulPrecision::kFast}) {
       if (p == MatmulPrecision::kFast && !(t == DType::kQ4_1 || t == DType::kQ8_0 || t == DType::kQ4_K || t == DType::kBF16)) continue;

@@ -40,10 +40,13 @@ template <DType T>
 PAGODA_TARGET_AVX512 inline void Decode32(const uint8_t* b, __m512& lo, __m512& hi) {
   const __m512i nib = _mm512_set1_epi32(0x0F);
   if constexpr (T == DType::kQ4_0) {
+    // The 16 values a code can take ((q - 8) * d, one rounding as the loader's),
+    // then one permute per 16 codes, as for Q4_1 below.
     const __m512 d = _mm512_set1_ps(Half(b));
-    const __m512i v = Bytes16(b + 2), eight = _mm512_set1_epi32(8);
-    lo = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_and_si512(v, nib), eight)), d);
-    hi = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(v, 4), eight)), d);
+    const __m512 table = _mm512_mul_ps(_mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7), d);
+    const __m512i v = Bytes16(b + 2);
+    lo = _mm512_permutexvar_ps(v, table);
+    hi = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
   } else if constexpr (T == DType::kQ4_1) {
     // The 16 values a code can take (q * d + m, rounded as the loader does), then
     // one permute per 16 codes: vpermps reads only the low 4 bits of each index,
