@@ -220,14 +220,14 @@ Matrix CopyOf(const Matrix& w) {
   return c;
 }
 
-// Q4_1 and Q8_0 with their scales first in each row: the same weights, and
+// Q4_0, Q4_1 and Q8_0 with their scales first in each row: the same weights, and
 // MatMul gives the same bits as on the GGUF layout for every batch size and
 // shape (decode tiles and the prefill panel), on every tier; the split undoes
 // exactly.
 TEST(QuantMatMulTest, ScalesFirstLayoutGivesTheSameBits) {
   std::mt19937 rng(19);
   ThreadPool pool(2);
-  for (DType t : {DType::kQ4_1, DType::kQ8_0})
+  for (DType t : {DType::kQ4_0, DType::kQ4_1, DType::kQ8_0})
   for (auto [n, k] : std::vector<std::pair<int64_t, int64_t>>{{1, 32}, {5, 64}, {37, 96}, {64, 256}, {131, 544}, {19, 1536}}) {
     SCOPED_TRACE(loader::DTypeName(t));
     Matrix gguf = RandomQuant(t, n, k, rng);

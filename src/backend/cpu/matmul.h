@@ -47,9 +47,9 @@ struct Matrix {
   const void* data = nullptr;  // rows x cols, row-major; quantized rows are runs of GGUF blocks
   AlignedBuffer owned;         // backing store when not a file view
   MatmulPrecision precision = MatmulPrecision::kExact;
-  // Q4_1 and Q8_0 for the AVX-512 exact kernel only: each row keeps its bytes,
+  // Q4_0, Q4_1 and Q8_0 for the AVX-512 exact kernel only: each row keeps its bytes,
   // but holds the scales of all its blocks first (Q4_1's (d, m) half pairs, 4
-  // bytes each; Q8_0's d, 2 bytes), then the code bytes of each block in order
+  // bytes each; Q4_0's and Q8_0's d, 2 bytes), then the code bytes of each block in order
   // (16 or 32), so a tile converts a row's scales with a few wide conversions
   // instead of one per block (PrepareForPrecision sets it).
   bool scales_first = false;

@@ -240,110 +240,97 @@ PAGODA_TARGET_AVX512 void SkinnyTile(const float* x, int64_t ldx, const uint8_t*
   }
 }
 
-// Q4_1 with its scales first in each row (Matrix::scales_first): the same
-// table decode as Decode32, from float32 d and m.
-PAGODA_TARGET_AVX512 inline void DecodeQ4_1(float d, float m, const uint8_t* codes, __m512& lo, __m512& hi) {
-  const __m512 table = ExactMulAdd(_mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_ps(d), _mm512_set1_ps(m));
-  const __m512i v = Bytes16(codes);
-  lo = _mm512_permutexvar_ps(v, table);
-  hi = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
-}
+// The scales-first layout (Matrix::scales_first) of Q4_0, Q4_1 and Q8_0: a
+// row's float16 scales (kHalves per block: d, or Q4_1's d and m), then its
+// codes (kCodeBytes per block). Decode gives Decode32's values from the
+// scales as float32.
+template <DType T>
+struct SplitFormat;
 
-// The (d, m) halves of a scales-first row as floats: dm[2b] = d, dm[2b + 1] = m.
-PAGODA_TARGET_AVX512 inline void RowScalesQ4_1(const uint8_t* row, int64_t nblk, float* dm) {
-  for (int64_t i = 0; i < 2 * nblk; i += 16) {
-    const int64_t n = std::min<int64_t>(16, 2 * nblk - i);
-    const __mmask16 mk = n == 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1);
-    _mm512_mask_storeu_ps(dm + i, mk, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, row + 2 * i)));
-  }
-}
-
-// Blocks of scales-first Q4_1 rows, their scales already converted into dm
-// (row b's pairs at dm + b * 2 * nblk).
-struct SplitQ4_1Blocks {
-  const uint8_t* w;
-  size_t row_bytes;
-  int64_t nblk;
-  const float* dm;
-  PAGODA_TARGET_AVX512 void operator()(int b, int64_t blk, __m512& lo, __m512& hi) const {
-    const float* s = dm + b * 2 * nblk + 2 * blk;
-    DecodeQ4_1(s[0], s[1], w + b * row_bytes + 4 * nblk + 16 * blk, lo, hi);
+template <>
+struct SplitFormat<DType::kQ4_0> {
+  static constexpr int kHalves = 1, kCodeBytes = 16;
+  PAGODA_TARGET_AVX512 static void Decode(const float* s, const uint8_t* codes, __m512& lo, __m512& hi) {
+    const __m512 table = _mm512_mul_ps(_mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7), _mm512_set1_ps(s[0]));
+    const __m512i v = Bytes16(codes);
+    lo = _mm512_permutexvar_ps(v, table);
+    hi = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
   }
 };
 
-// SkinnyTile for scales-first Q4_1: each row's scales are converted once per
-// tile into an L1 buffer, so the table of a block is one multiply and one add
-// with broadcast operands. Same values and the same FMA sequence as SkinnyTile.
-template <int MR, int NR>
-PAGODA_TARGET_AVX512 void SkinnyTileQ4_1Split(const float* x, int64_t ldx, const uint8_t* w, size_t row_bytes, int64_t k, float* out, int64_t ldo,
-                                              PrefetchStream* pf) {
-  const int64_t nblk = k / 32;
-  thread_local AlignedBuffer scratch;
-  const size_t need = static_cast<size_t>(NR * 2 * nblk) * sizeof(float);
-  if (scratch.size() < need) scratch.Resize(need);
-  float* dm = scratch.as<float>();
-  for (int b = 0; b < NR; ++b) RowScalesQ4_1(w + b * row_bytes, nblk, dm + b * 2 * nblk);
-  BlockTile32<MR, NR>(x, ldx, nblk, SplitQ4_1Blocks{w, row_bytes, nblk, dm}, out, ldo, pf);
-}
-
-// The d halves of a scales-first Q8_0 row as floats.
-PAGODA_TARGET_AVX512 inline void RowScalesQ8_0(const uint8_t* row, int64_t nblk, float* d) {
-  for (int64_t i = 0; i < nblk; i += 16) {
-    const int64_t n = std::min<int64_t>(16, nblk - i);
-    const __mmask16 mk = n == 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1);
-    _mm512_mask_storeu_ps(d + i, mk, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, row + 2 * i)));
-  }
-}
-
-// Q8_0's decode (Decode32) from a float32 d: the same products q * d.
-PAGODA_TARGET_AVX512 inline void DecodeQ8_0(float d, const uint8_t* codes, __m512& lo, __m512& hi) {
-  const __m512 dv = _mm512_set1_ps(d);
-  lo = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes)))), dv);
-  hi = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + 16)))), dv);
-}
-
-// Blocks of scales-first Q8_0 rows, their scales already converted into d
-// (row b's at d + b * nblk).
-struct SplitQ8_0Blocks {
-  const uint8_t* w;
-  size_t row_bytes;
-  int64_t nblk;
-  const float* d;
-  PAGODA_TARGET_AVX512 void operator()(int b, int64_t blk, __m512& lo, __m512& hi) const {
-    DecodeQ8_0(d[b * nblk + blk], w + b * row_bytes + 2 * nblk + 32 * blk, lo, hi);
+template <>
+struct SplitFormat<DType::kQ4_1> {
+  static constexpr int kHalves = 2, kCodeBytes = 16;
+  PAGODA_TARGET_AVX512 static void Decode(const float* s, const uint8_t* codes, __m512& lo, __m512& hi) {
+    const __m512 table = ExactMulAdd(_mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_ps(s[0]), _mm512_set1_ps(s[1]));
+    const __m512i v = Bytes16(codes);
+    lo = _mm512_permutexvar_ps(v, table);
+    hi = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
   }
 };
 
-// SkinnyTile for scales-first Q8_0, as SkinnyTileQ4_1Split.
-template <int MR, int NR>
-PAGODA_TARGET_AVX512 void SkinnyTileQ8_0Split(const float* x, int64_t ldx, const uint8_t* w, size_t row_bytes, int64_t k, float* out, int64_t ldo,
-                                              PrefetchStream* pf) {
-  const int64_t nblk = k / 32;
-  thread_local AlignedBuffer scratch;
-  const size_t need = static_cast<size_t>(NR * nblk) * sizeof(float);
-  if (scratch.size() < need) scratch.Resize(need);
-  float* d = scratch.as<float>();
-  for (int b = 0; b < NR; ++b) RowScalesQ8_0(w + b * row_bytes, nblk, d + b * nblk);
-  BlockTile32<MR, NR>(x, ldx, nblk, SplitQ8_0Blocks{w, row_bytes, nblk, d}, out, ldo, pf);
-}
+template <>
+struct SplitFormat<DType::kQ8_0> {
+  static constexpr int kHalves = 1, kCodeBytes = 32;
+  PAGODA_TARGET_AVX512 static void Decode(const float* s, const uint8_t* codes, __m512& lo, __m512& hi) {
+    const __m512 d = _mm512_set1_ps(s[0]);
+    lo = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes)))), d);
+    hi = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + 16)))), d);
+  }
+};
 
-// A scales-first Q8_0 row as float32 (DecodeRow's values).
-PAGODA_TARGET_AVX512 void DecodeRowQ8_0Split(const uint8_t* src, float* dst, int64_t n) {
-  const int64_t nblk = n / 32;
-  for (int64_t blk = 0; blk < nblk; ++blk) {
-    __m512 lo, hi;
-    DecodeQ8_0(Half(src + 2 * blk), src + 2 * nblk + 32 * blk, lo, hi);
-    _mm512_storeu_ps(dst + blk * 32, lo);
-    _mm512_storeu_ps(dst + blk * 32 + 16, hi);
+template <DType T>
+constexpr bool kSplits = T == DType::kQ4_0 || T == DType::kQ4_1 || T == DType::kQ8_0;
+
+// The n float16 scales at the head of a scales-first row as floats.
+PAGODA_TARGET_AVX512 inline void RowScales(const uint8_t* row, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const int64_t c = std::min<int64_t>(16, n - i);
+    const __mmask16 mk = c == 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << c) - 1);
+    _mm512_mask_storeu_ps(out + i, mk, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, row + 2 * i)));
   }
 }
 
-// A scales-first Q4_1 row as float32 (DecodeRow's values).
-PAGODA_TARGET_AVX512 void DecodeRowQ4_1Split(const uint8_t* src, float* dst, int64_t n) {
+// Blocks of scales-first rows, their scales already converted into s (row
+// b's at s + b * kHalves * nblk).
+template <DType T>
+struct SplitBlocks {
+  const uint8_t* w;
+  size_t row_bytes;
+  int64_t nblk;
+  const float* s;
+  PAGODA_TARGET_AVX512 void operator()(int b, int64_t blk, __m512& lo, __m512& hi) const {
+    constexpr int H = SplitFormat<T>::kHalves;
+    SplitFormat<T>::Decode(s + (b * nblk + blk) * H, w + b * row_bytes + 2 * H * nblk + SplitFormat<T>::kCodeBytes * blk, lo, hi);
+  }
+};
+
+// SkinnyTile for a scales-first layout: each row's scales are converted once
+// per tile into an L1 buffer (a few wide conversions instead of one per
+// block), then the same values and the same FMA sequence as SkinnyTile.
+template <DType T, int MR, int NR>
+PAGODA_TARGET_AVX512 void SkinnyTileSplit(const float* x, int64_t ldx, const uint8_t* w, size_t row_bytes, int64_t k, float* out, int64_t ldo,
+                                          PrefetchStream* pf) {
+  constexpr int H = SplitFormat<T>::kHalves;
+  const int64_t nblk = k / 32;
+  thread_local AlignedBuffer scratch;
+  const size_t need = static_cast<size_t>(NR * H * nblk) * sizeof(float);
+  if (scratch.size() < need) scratch.Resize(need);
+  float* s = scratch.as<float>();
+  for (int b = 0; b < NR; ++b) RowScales(w + b * row_bytes, H * nblk, s + b * H * nblk);
+  BlockTile32<MR, NR>(x, ldx, nblk, SplitBlocks<T>{w, row_bytes, nblk, s}, out, ldo, pf);
+}
+
+// A scales-first row as float32 (DecodeRow's values).
+template <DType T>
+PAGODA_TARGET_AVX512 void DecodeRowSplit(const uint8_t* src, float* dst, int64_t n) {
+  constexpr int H = SplitFormat<T>::kHalves;
   const int64_t nblk = n / 32;
   for (int64_t blk = 0; blk < nblk; ++blk) {
+    float s[H];
+    for (int h = 0; h < H; ++h) s[h] = Half(src + 2 * (H * blk + h));
     __m512 lo, hi;
-    DecodeQ4_1(Half(src + 4 * blk), Half(src + 4 * blk + 2), src + 4 * nblk + 16 * blk, lo, hi);
+    SplitFormat<T>::Decode(s, src + 2 * H * nblk + SplitFormat<T>::kCodeBytes * blk, lo, hi);
     _mm512_storeu_ps(dst + blk * 32, lo);
     _mm512_storeu_ps(dst + blk * 32 + 16, hi);
   }
@@ -365,30 +352,18 @@ PAGODA_TARGET_AVX512 void SkinnyRows(const float* x, int64_t k, const Matrix& w,
   for (; j + 4 <= n1; j += 4) {
     const bool ahead = j + 4 * (kPrefetchTiles + 1) <= n1;
     PrefetchStream pf(ahead ? w.Row(j + 4 * kPrefetchTiles) : nullptr, ahead ? tile_bytes : 0, blocks, PrefetchTo::kL2);
-    if constexpr (T == DType::kQ4_1) {
+    if constexpr (kSplits<T>) {
       if (w.scales_first) {
-        SkinnyTileQ4_1Split<MR, 4>(x, k, w.Row(j), rb, k, y + j, ldo, &pf);
-        continue;
-      }
-    }
-    if constexpr (T == DType::kQ8_0) {
-      if (w.scales_first) {
-        SkinnyTileQ8_0Split<MR, 4>(x, k, w.Row(j), rb, k, y + j, ldo, &pf);
+        SkinnyTileSplit<T, MR, 4>(x, k, w.Row(j), rb, k, y + j, ldo, &pf);
         continue;
       }
     }
     SkinnyTile<T, MR, 4>(x, k, w.Row(j), rb, k, y + j, ldo, &pf);
   }
   for (; j < n1; ++j) {
-    if constexpr (T == DType::kQ4_1) {
+    if constexpr (kSplits<T>) {
       if (w.scales_first) {
-        SkinnyTileQ4_1Split<MR, 1>(x, k, w.Row(j), rb, k, y + j, ldo, nullptr);
-        continue;
-      }
-    }
-    if constexpr (T == DType::kQ8_0) {
-      if (w.scales_first) {
-        SkinnyTileQ8_0Split<MR, 1>(x, k, w.Row(j), rb, k, y + j, ldo, nullptr);
+        SkinnyTileSplit<T, MR, 1>(x, k, w.Row(j), rb, k, y + j, ldo, nullptr);
         continue;
       }
     }
@@ -422,9 +397,13 @@ PAGODA_TARGET_AVX512 void Range(const float* x, int64_t m, const Matrix& w, floa
     for (int64_t j0 = n0; j0 < n1; j0 += kPanelRows) {
       const int64_t nr = std::min(kPanelRows, n1 - j0);
       for (int64_t r = 0; r < nr; ++r) {
-        if (T == DType::kQ4_1 && w.scales_first) DecodeRowQ4_1Split(w.Row(j0 + r), p + r * k, k);
-        else if (T == DType::kQ8_0 && w.scales_first) DecodeRowQ8_0Split(w.Row(j0 + r), p + r * k, k);
-        else DecodeRow<T>(w.Row(j0 + r), p + r * k, k);
+        if constexpr (kSplits<T>) {
+          if (w.scales_first) {
+            DecodeRowSplit<T>(w.Row(j0 + r), p + r * k, k);
+            continue;
+          }
+        }
+        DecodeRow<T>(w.Row(j0 + r), p + r * k, k);
       }
       DensePanel<DType::kF32>(x + i0 * k, mi, k, reinterpret_cast<const uint8_t*>(p), static_cast<size_t>(k) * sizeof(float), nr,
                               y + i0 * w.rows + j0, w.rows);

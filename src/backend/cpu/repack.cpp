@@ -85,13 +85,15 @@ void QuantizeI8Row(const float* x, int64_t n, uint8_t* out) {
 namespace {
 
 // A block-32 format's scales-first layout: each row's block scales (sb bytes
-// per block: Q4_1's d and m, Q8_0's d) come first, then its codes (cb bytes
+// per block: Q4_1's d and m, Q4_0's and Q8_0's d) come first, then its codes (cb bytes
 // per block), both in block order.
 struct ScaleSplit {
   int sb, cb;
 };
 
-ScaleSplit SplitOf(DType t) { return t == DType::kQ4_1 ? ScaleSplit{4, 16} : ScaleSplit{2, 32}; }
+bool SplitsScales(DType t) { return t == DType::kQ4_0 || t == DType::kQ4_1 || t == DType::kQ8_0; }
+
+ScaleSplit SplitOf(DType t) { return t == DType::kQ4_1 ? ScaleSplit{4, 16} : t == DType::kQ4_0 ? ScaleSplit{2, 16} : ScaleSplit{2, 32}; }
 
 // Row r in the scales-first layout <-> GGUF blocks.
 void SplitRow(ScaleSplit f, const uint8_t* src, int64_t nblk, uint8_t* dst) {
@@ -109,7 +111,7 @@ void JoinRow(ScaleSplit f, const uint8_t* src, int64_t nblk, uint8_t* dst) {
 }
 
 void Relayout(Matrix& w, bool split) {
-  PAGODA_CHECK((w.dtype == DType::kQ4_1 || w.dtype == DType::kQ8_0) && w.precision == MatmulPrecision::kExact && w.scales_first != split);
+  PAGODA_CHECK(SplitsScales(w.dtype) && w.precision == MatmulPrecision::kExact && w.scales_first != split);
   AlignedBuffer out;
   out.Resize(w.bytes());
   const int64_t nblk = w.cols / 32;
@@ -182,7 +184,7 @@ void SplitScales(Matrix& w) { Relayout(w, true); }
 void JoinScales(Matrix& w) { Relayout(w, false); }
 
 void PrepareForPrecision(Matrix& w, MatmulPrecision p) {
-  if ((w.dtype == DType::kQ4_1 || w.dtype == DType::kQ8_0) && !w.scales_first && w.precision == MatmulPrecision::kExact &&
+  if (SplitsScales(w.dtype) && !w.scales_first && w.precision == MatmulPrecision::kExact &&
       p == MatmulPrecision::kExact && UsesAvx512MatMul()) {
     SplitScales(w);
     return;

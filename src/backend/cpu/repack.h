@@ -16,7 +16,7 @@ namespace pagoda::backend {
 // stay as they are and keep the exact path, except Q4_K (as Q4_1 blocks, see
 // Q4KAsQ4_1), Q5_0 (as Q8_0 blocks, see Q5_0AsQ8_0) and BF16 weights, which keep
 // their rows and take the bf16 dot kernel (bf16_matmul.h) where the CPU has
-// AVX512-BF16. For kExact, Q4_1 and Q8_0 weights get their
+// AVX512-BF16. For kExact, Q4_0, Q4_1 and Q8_0 weights get their
 // scales first in each row (Matrix::scales_first) where MatMul runs AVX-512.
 void PrepareForPrecision(Matrix& w, MatmulPrecision p);
 
@@ -35,7 +35,7 @@ Matrix Q4KAsQ4_1(const Matrix& w);
 // layout. kFast repacks Q5_0 through it (8.5 bits per weight instead of 5.5).
 Matrix Q5_0AsQ8_0(const Matrix& w);
 
-// The scales-first layout of a Q4_1 or Q8_0 w (a copy w owns), and back; the
+// The scales-first layout of a Q4_0, Q4_1 or Q8_0 w (a copy w owns), and back; the
 // values are unchanged.
 void SplitScales(Matrix& w);
 void JoinScales(Matrix& w);
