@@ -35,6 +35,16 @@ PAGODA_TARGET_AVX512 inline __m512 ExactMulAdd(__m512 q, __m512 d, __m512 m) { r
 
 PAGODA_TARGET_AVX512 inline __m512i Bytes16(const uint8_t* p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
 
+// The 32 values of a block of 4-bit codes (16 bytes: element i in the low
+// nibble of byte i, element i + 16 in the high one) looked up in a 16-entry
+// table: vpermps reads only the low 4 bits of each index, so the low nibbles
+// need no mask.
+PAGODA_TARGET_AVX512 inline void TableDecode(__m512 table, const uint8_t* codes, __m512& lo, __m512& hi) {
+  const __m512i v = Bytes16(codes);
+  lo = _mm512_permutexvar_ps(v, table);
+  hi = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
+}
+
 // The 32-element formats: elements 0..15 in lo, 16..31 in hi.
 template <DType T>
 PAGODA_TARGET_AVX512 inline void Decode32(const uint8_t* b, __m512& lo, __m512& hi) {
@@ -44,22 +54,17 @@ PAGODA_TARGET_AVX512 inline void Decode32(const uint8_t* b, __m512& lo, __m512& 
     // then one permute per 16 codes, as for Q4_1 below.
     const __m512 d = _mm512_set1_ps(Half(b));
     const __m512 table = _mm512_mul_ps(_mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7), d);
-    const __m512i v = Bytes16(b + 2);
-    lo = _mm512_permutexvar_ps(v, table);
-    hi = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
+    TableDecode(table, b + 2, lo, hi);
   } else if constexpr (T == DType::kQ4_1) {
     // The 16 values a code can take (q * d + m, rounded as the loader does), then
-    // one permute per 16 codes: vpermps reads only the low 4 bits of each index,
-    // so the low nibbles need no mask.
+    // one permute per 16 codes.
     // d and m (two halves) broadcast as one 32-bit pair, converted once, then split.
     int32_t pair;
     std::memcpy(&pair, b, 4);
     const __m512 dm = _mm512_cvtph_ps(_mm256_set1_epi32(pair));
     const __m512 d = _mm512_moveldup_ps(dm), m = _mm512_movehdup_ps(dm);
     const __m512 table = ExactMulAdd(_mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), d, m);
-    const __m512i v = Bytes16(b + 4);
-    lo = _mm512_permutexvar_ps(v, table);
-    hi = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
+    TableDecode(table, b + 4, lo, hi);
   } else if constexpr (T == DType::kQ5_0 || T == DType::kQ5_1) {
     constexpr bool kMin = T == DType::kQ5_1;
     const __m512 d = _mm512_set1_ps(Half(b));
@@ -252,9 +257,7 @@ struct SplitFormat<DType::kQ4_0> {
   static constexpr int kHalves = 1, kCodeBytes = 16;
   PAGODA_TARGET_AVX512 static void Decode(const float* s, const uint8_t* codes, __m512& lo, __m512& hi) {
     const __m512 table = _mm512_mul_ps(_mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7), _mm512_set1_ps(s[0]));
-    const __m512i v = Bytes16(codes);
-    lo = _mm512_permutexvar_ps(v, table);
-    hi = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
+    TableDecode(table, codes, lo, hi);
   }
 };
 
@@ -263,9 +266,7 @@ struct SplitFormat<DType::kQ4_1> {
   static constexpr int kHalves = 2, kCodeBytes = 16;
   PAGODA_TARGET_AVX512 static void Decode(const float* s, const uint8_t* codes, __m512& lo, __m512& hi) {
     const __m512 table = ExactMulAdd(_mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_ps(s[0]), _mm512_set1_ps(s[1]));
-    const __m512i v = Bytes16(codes);
-    lo = _mm512_permutexvar_ps(v, table);
-    hi = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
+    TableDecode(table, codes, lo, hi);
   }
 };
 
