@@ -17,14 +17,6 @@ KvCacheBlock* FreeBlockQueue::PopFront() {
   return b;
 }
 
-std::vector<KvCacheBlock*> FreeBlockQueue::PopFrontN(int n) {
-  PAGODA_CHECK(n >= 0 && n <= num_free_blocks_);
-  std::vector<KvCacheBlock*> out;
-  out.reserve(n);
-  for (int i = 0; i < n; ++i) out.push_back(PopFront());
-  return out;
-}
-
 void FreeBlockQueue::Remove(KvCacheBlock* block) {
   PAGODA_CHECK_MSG(Contains(block), "block is not in the free queue");
   block->prev_free->next_free = block->next_free;

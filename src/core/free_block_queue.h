@@ -21,8 +21,6 @@ class FreeBlockQueue {
 
   // Removes and returns the head. CHECKs that the queue is not empty.
   KvCacheBlock* PopFront();
-  // Removes and returns the first n blocks in order. CHECKs n <= num_free_blocks().
-  std::vector<KvCacheBlock*> PopFrontN(int n);
   // Removes `block` from wherever it is. CHECKs that it is in the queue.
   void Remove(KvCacheBlock* block);
   void Append(KvCacheBlock* block);

@@ -27,7 +27,8 @@ TEST(FreeBlockQueueTest, KeepsInsertionOrder) {
   EXPECT_EQ(q.num_free_blocks(), 5);
   EXPECT_EQ(Ids(q.GetAllFreeBlockIds()), (std::vector<int>{0, 1, 2, 3, 4}));
   EXPECT_EQ(q.PopFront()->block_id, BlockId(0));
-  EXPECT_EQ(Ids(q.PopFrontN(2)), (std::vector<int>{1, 2}));
+  EXPECT_EQ(q.PopFront()->block_id, BlockId(1));
+  EXPECT_EQ(q.PopFront()->block_id, BlockId(2));
   EXPECT_EQ(Ids(q.GetAllFreeBlockIds()), (std::vector<int>{3, 4}));
   EXPECT_EQ(q.num_free_blocks(), 2);
 }
@@ -53,7 +54,7 @@ TEST(FreeBlockQueueTest, RemoveFromMiddleHeadAndTail) {
 TEST(FreeBlockQueueTest, EmptiesAndRefills) {
   auto blocks = MakeBlocks(3);
   FreeBlockQueue q(Ptrs(blocks));
-  q.PopFrontN(3);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(q.PopFront(), &blocks[i]);
   EXPECT_EQ(q.num_free_blocks(), 0);
   EXPECT_TRUE(q.GetAllFreeBlockIds().empty());
   q.Append(&blocks[2]);
