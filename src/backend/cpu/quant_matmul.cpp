@@ -45,26 +45,55 @@ PAGODA_TARGET_AVX512 inline void TableDecode(__m512 table, const uint8_t* codes,
   hi = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
 }
 
+// Q4_0, Q4_1 and Q8_0 blocks: kHalves float16 scales (d, or Q4_1's d and m),
+// then kCodeBytes of codes; Decode gives the 32 values from the scales as
+// float32 and the codes. Decode32 reads them from a GGUF block, the
+// scales-first layout (Matrix::scales_first) from a row's head and body.
+// Q4_0 and Q4_1: the 16 values a code can take ((q - 8) * d, or q * d + m),
+// with the loader's rounding, then one permute per 16 codes.
+template <DType T>
+struct SplitFormat;
+
+template <>
+struct SplitFormat<DType::kQ4_0> {
+  static constexpr int kHalves = 1, kCodeBytes = 16;
+  PAGODA_TARGET_AVX512 static void Decode(const float* s, const uint8_t* codes, __m512& lo, __m512& hi) {
+    const __m512 table = _mm512_mul_ps(_mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7), _mm512_set1_ps(s[0]));
+    TableDecode(table, codes, lo, hi);
+  }
+};
+
+template <>
+struct SplitFormat<DType::kQ4_1> {
+  static constexpr int kHalves = 2, kCodeBytes = 16;
+  PAGODA_TARGET_AVX512 static void Decode(const float* s, const uint8_t* codes, __m512& lo, __m512& hi) {
+    const __m512 table = ExactMulAdd(_mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_ps(s[0]), _mm512_set1_ps(s[1]));
+    TableDecode(table, codes, lo, hi);
+  }
+};
+
+template <>
+struct SplitFormat<DType::kQ8_0> {
+  static constexpr int kHalves = 1, kCodeBytes = 32;
+  PAGODA_TARGET_AVX512 static void Decode(const float* s, const uint8_t* codes, __m512& lo, __m512& hi) {
+    const __m512 d = _mm512_set1_ps(s[0]);
+    lo = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes)))), d);
+    hi = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + 16)))), d);
+  }
+};
+
+template <DType T>
+constexpr bool kSplits = T == DType::kQ4_0 || T == DType::kQ4_1 || T == DType::kQ8_0;
+
 // The 32-element formats: elements 0..15 in lo, 16..31 in hi.
 template <DType T>
 PAGODA_TARGET_AVX512 inline void Decode32(const uint8_t* b, __m512& lo, __m512& hi) {
   const __m512i nib = _mm512_set1_epi32(0x0F);
-  if constexpr (T == DType::kQ4_0) {
-    // The 16 values a code can take ((q - 8) * d, one rounding as the loader's),
-    // then one permute per 16 codes, as for Q4_1 below.
-    const __m512 d = _mm512_set1_ps(Half(b));
-    const __m512 table = _mm512_mul_ps(_mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7), d);
-    TableDecode(table, b + 2, lo, hi);
-  } else if constexpr (T == DType::kQ4_1) {
-    // The 16 values a code can take (q * d + m, rounded as the loader does), then
-    // one permute per 16 codes.
-    // d and m (two halves) broadcast as one 32-bit pair, converted once, then split.
-    int32_t pair;
-    std::memcpy(&pair, b, 4);
-    const __m512 dm = _mm512_cvtph_ps(_mm256_set1_epi32(pair));
-    const __m512 d = _mm512_moveldup_ps(dm), m = _mm512_movehdup_ps(dm);
-    const __m512 table = ExactMulAdd(_mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), d, m);
-    TableDecode(table, b + 4, lo, hi);
+  if constexpr (kSplits<T>) {
+    constexpr int H = SplitFormat<T>::kHalves;
+    float sc[H];
+    for (int h = 0; h < H; ++h) sc[h] = Half(b + 2 * h);
+    SplitFormat<T>::Decode(sc, b + 2 * H, lo, hi);
   } else if constexpr (T == DType::kQ5_0 || T == DType::kQ5_1) {
     constexpr bool kMin = T == DType::kQ5_1;
     const __m512 d = _mm512_set1_ps(Half(b));
@@ -83,12 +112,7 @@ PAGODA_TARGET_AVX512 inline void Decode32(const uint8_t* b, __m512& lo, __m512& 
       hi = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(h, sixteen)), d);
     }
   } else {
-    static_assert(T == DType::kQ8_0);
-    uint16_t h;
-    std::memcpy(&h, b, 2);
-    const __m512 d = _mm512_cvtph_ps(_mm256_set1_epi16(static_cast<short>(h)));
-    lo = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 2)))), d);
-    hi = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 18)))), d);
+    static_assert(T == DType::kQ5_0 || T == DType::kQ5_1, "Decode32: not a 32-element format");
   }
 }
 
@@ -244,44 +268,6 @@ PAGODA_TARGET_AVX512 void SkinnyTile(const float* x, int64_t ldx, const uint8_t*
       for (int b = 0; b < NR; ++b) out[a * ldo + b] = _mm512_reduce_add_ps(acc[a][b]);
   }
 }
-
-// The scales-first layout (Matrix::scales_first) of Q4_0, Q4_1 and Q8_0: a
-// row's float16 scales (kHalves per block: d, or Q4_1's d and m), then its
-// codes (kCodeBytes per block). Decode gives Decode32's values from the
-// scales as float32.
-template <DType T>
-struct SplitFormat;
-
-template <>
-struct SplitFormat<DType::kQ4_0> {
-  static constexpr int kHalves = 1, kCodeBytes = 16;
-  PAGODA_TARGET_AVX512 static void Decode(const float* s, const uint8_t* codes, __m512& lo, __m512& hi) {
-    const __m512 table = _mm512_mul_ps(_mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7), _mm512_set1_ps(s[0]));
-    TableDecode(table, codes, lo, hi);
-  }
-};
-
-template <>
-struct SplitFormat<DType::kQ4_1> {
-  static constexpr int kHalves = 2, kCodeBytes = 16;
-  PAGODA_TARGET_AVX512 static void Decode(const float* s, const uint8_t* codes, __m512& lo, __m512& hi) {
-    const __m512 table = ExactMulAdd(_mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_ps(s[0]), _mm512_set1_ps(s[1]));
-    TableDecode(table, codes, lo, hi);
-  }
-};
-
-template <>
-struct SplitFormat<DType::kQ8_0> {
-  static constexpr int kHalves = 1, kCodeBytes = 32;
-  PAGODA_TARGET_AVX512 static void Decode(const float* s, const uint8_t* codes, __m512& lo, __m512& hi) {
-    const __m512 d = _mm512_set1_ps(s[0]);
-    lo = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes)))), d);
-    hi = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + 16)))), d);
-  }
-};
-
-template <DType T>
-constexpr bool kSplits = T == DType::kQ4_0 || T == DType::kQ4_1 || T == DType::kQ8_0;
 
 // The n float16 scales at the head of a scales-first row as floats.
 PAGODA_TARGET_AVX512 inline void RowScales(const uint8_t* row, int64_t n, float* out) {
