@@ -45,6 +45,39 @@ Status EngineConfig::Validate() const {
   return Status::Ok();
 }
 
+void RequestOutput::Clear() {
+  index = 0;
+  token_ids.clear();
+  text.clear();
+  logprobs.clear();
+  prompt_logprobs.clear();
+  finished = false;
+  finish_reason.reset();
+  cumulative_logprob = 0;
+  stop_string.reset();
+  stop_token_id.reset();
+  num_prompt_tokens = num_output_tokens = num_cached_tokens = 0;
+  error = Status::Ok();
+  time_to_first_token = 0;
+}
+
+void RequestOutput::Append(const RequestOutput& later) {
+  token_ids.insert(token_ids.end(), later.token_ids.begin(), later.token_ids.end());
+  text += later.text;
+  logprobs.insert(logprobs.end(), later.logprobs.begin(), later.logprobs.end());
+  if (prompt_logprobs.empty()) prompt_logprobs = later.prompt_logprobs;
+  finished = later.finished;
+  finish_reason = later.finish_reason;
+  stop_string = later.stop_string;
+  stop_token_id = later.stop_token_id;
+  cumulative_logprob = later.cumulative_logprob;
+  num_prompt_tokens = later.num_prompt_tokens;
+  num_output_tokens = later.num_output_tokens;
+  num_cached_tokens = std::max(num_cached_tokens, later.num_cached_tokens);
+  if (!later.error.ok()) error = later.error;
+  time_to_first_token = std::max(time_to_first_token, later.time_to_first_token);
+}
+
 // The input side shared by the engine and every handle.
 struct RequestHandle::Inbox {
   struct Add {
@@ -83,18 +116,20 @@ bool RequestHandle::Next(RequestOutput* out) { return NextFor(out, -1); }
 
 bool RequestHandle::NextFor(RequestOutput* out, double timeout_s) {
   std::unique_lock<std::mutex> lock(ch_->mu);
-  auto ready = [&] { return !ch_->items.empty() || (ch_->closed && ch_->items.empty()); };
-  if (timeout_s < 0) ch_->cv.wait(lock, ready);
-  else if (!ch_->cv.wait_for(lock, std::chrono::duration<double>(timeout_s), ready)) return false;
-  if (ch_->items.empty()) return false;  // closed and drained
-  *out = std::move(ch_->items.front());
-  ch_->items.pop_front();
+  Channel& ch = *ch_;
+  auto ready = [&] { return ch.count > 0 || ch.closed; };
+  if (timeout_s < 0) ch.cv.wait(lock, ready);
+  else if (!ch.cv.wait_for(lock, std::chrono::duration<double>(timeout_s), ready)) return false;
+  if (ch.count == 0) return false;  // closed and drained
+  std::swap(*out, ch.ring[ch.head]);  // the reader's spent output takes the slot
+  ch.head = (ch.head + 1) % ch.ring.size();
+  --ch.count;
   return true;
 }
 
 bool RequestHandle::done() const {
   std::lock_guard<std::mutex> lock(ch_->mu);
-  return ch_->closed && ch_->items.empty();
+  return ch_->closed && ch_->count == 0;
 }
 
 void RequestHandle::Abort() {
@@ -142,6 +177,7 @@ struct Engine::Impl {
     std::shared_ptr<Group> group;
     int index = 0;
     std::unique_ptr<RequestStream> stream;
+    RequestOutput out;  // this step's increment; after Push, a spent one to refill
     bool stopped_by_string = false;
     double last_token_time = 0;
     double cumulative_logprob = 0;
@@ -149,20 +185,46 @@ struct Engine::Impl {
   std::unordered_map<uint64_t, Live> live;                      // engine thread only
   std::unordered_map<uint64_t, std::shared_ptr<Group>> groups;  // by client request id
   std::unordered_map<core::RequestId, std::vector<core::SampleLogprobs>> pending_prompt_logprobs;  // this step's
+  // Deliver's lists, kept from step to step with their capacity.
+  std::vector<uint64_t> ready;
+  std::vector<const core::CoreRequestOutput*> beam_reports;
 
   mutable std::mutex stats_mu;
   EngineStats stats;
   EngineStats::Latencies latencies;
+  bool record_latencies = false;  // under stats_mu
   double last_log = 0;
   int64_t last_log_tokens = 0;
 
-  void Push(Group& g, RequestOutput out, bool close) {
+  // Hands out to the group's reader: swapped into a free slot of the ring (out
+  // then holds a spent output whose buffers the next increment reuses), or, when
+  // its choice already has kMaxUnreadPerChoice outputs unread, appended to the
+  // newest of them. The ring is sized for that at AddRequest and grows only past it.
+  void Push(Group& g, RequestOutput& out, bool close) {
+    RequestHandle::Channel& ch = *g.channel;
     {
-      std::lock_guard<std::mutex> lock(g.channel->mu);
-      g.channel->items.push_back(std::move(out));
-      if (close) g.channel->closed = true;
+      std::lock_guard<std::mutex> lock(ch.mu);
+      RequestOutput* newest = nullptr;
+      int unread = 0;
+      for (size_t k = 0; k < ch.count; ++k) {
+        RequestOutput& o = ch.ring[(ch.head + k) % ch.ring.size()];
+        if (o.index == out.index) ++unread, newest = &o;
+      }
+      if (unread >= RequestHandle::kMaxUnreadPerChoice && !newest->finished) {
+        newest->Append(out);
+      } else {
+        if (ch.count == ch.ring.size()) {
+          std::vector<RequestOutput> bigger(std::max<size_t>(2, 2 * ch.ring.size()));
+          for (size_t k = 0; k < ch.count; ++k) std::swap(bigger[k], ch.ring[(ch.head + k) % ch.ring.size()]);
+          ch.ring.swap(bigger);
+          ch.head = 0;
+        }
+        std::swap(ch.ring[(ch.head + ch.count) % ch.ring.size()], out);
+        ++ch.count;
+      }
+      if (close) ch.closed = true;
     }
-    g.channel->cv.notify_all();
+    ch.cv.notify_all();
   }
 
   void CloseWithError(Group& g, const Status& st) {
@@ -170,7 +232,7 @@ struct Engine::Impl {
     o.finished = true;
     o.finish_reason = core::FinishReason::kAbort;
     o.error = st;
-    Push(g, std::move(o), true);
+    Push(g, o, true);
   }
 
   void FailAll(const Status& st) {
@@ -231,7 +293,7 @@ struct Engine::Impl {
         RequestOutput o;
         o.finished = true;
         o.finish_reason = core::FinishReason::kAbort;
-        Push(*g, std::move(o), true);
+        Push(*g, o, true);
         groups.erase(it);
       }
     }
@@ -289,7 +351,7 @@ struct Engine::Impl {
     for (int i = 0; i < g.n && i < static_cast<int>(g.buffered.size()); ++i) {
       RequestOutput o = std::move(g.buffered[i]);
       o.index = i;
-      Push(g, std::move(o), i + 1 == g.n);
+      Push(g, o, i + 1 == g.n);
     }
   }
 
@@ -315,7 +377,7 @@ struct Engine::Impl {
         o.cumulative_logprob = hyps[i].score;
         o.num_prompt_tokens = g.num_prompt_tokens;
         o.num_output_tokens = static_cast<int>(hyps[i].tokens.size());
-        Push(g, std::move(o), i + 1 == n);
+        Push(g, o, i + 1 == n);
       }
       if (n == 0) CloseWithError(g, Internal("beam search produced no hypothesis"));
     }
@@ -376,8 +438,8 @@ struct Engine::Impl {
   // their blocks) and the stats refreshed before any client sees a final output.
   void Deliver(const core::CoreOutputs& outs, double busy, double forward) {
     const double now = Now();
-    std::vector<std::pair<uint64_t, RequestOutput>> ready;
-    std::vector<const core::CoreRequestOutput*> beam_reports;
+    ready.clear();
+    beam_reports.clear();
     for (const core::CoreRequestOutput& o : outs.outputs) {
       auto it = live.find(o.request_id.value);
       if (it == live.end()) continue;
@@ -391,7 +453,8 @@ struct Engine::Impl {
         continue;
       }
       bool stop_hit = false;
-      RequestOutput r = l.stream->Process(o, &stop_hit);
+      RequestOutput& r = l.out;
+      l.stream->Process(o, &stop_hit, &r);
       r.index = l.index;
       if (auto pl = pending_prompt_logprobs.find(o.request_id); pl != pending_prompt_logprobs.end()) {
         r.prompt_logprobs = std::move(pl->second);
@@ -402,17 +465,20 @@ struct Engine::Impl {
       r.cumulative_logprob = l.cumulative_logprob;
       {
         std::lock_guard<std::mutex> lock(stats_mu);
-        if (!o.new_token_ids.empty() && l.last_token_time > 0) latencies.itl.push_back(now - l.last_token_time);
+        const bool rec = record_latencies;
+        if (rec && !o.new_token_ids.empty() && l.last_token_time > 0) latencies.itl.push_back(now - l.last_token_time);
         if (r.finished) {
           const auto& ts = o.timestamps;
           if (ts.first_token) {
-            latencies.ttft.push_back(*ts.first_token - ts.arrival);
+            if (rec) latencies.ttft.push_back(*ts.first_token - ts.arrival);
             r.time_to_first_token = *ts.first_token - ts.arrival;
           }
-          if (ts.arrival > 0) latencies.e2e.push_back(now - ts.arrival);
-          if (ts.first_scheduled) latencies.queue.push_back(*ts.first_scheduled - ts.arrival);
-          latencies.prompt_tokens.push_back(r.num_prompt_tokens);
-          latencies.generation_tokens.push_back(r.num_output_tokens);
+          if (rec) {
+            if (ts.arrival > 0) latencies.e2e.push_back(now - ts.arrival);
+            if (ts.first_scheduled) latencies.queue.push_back(*ts.first_scheduled - ts.arrival);
+            latencies.prompt_tokens.push_back(r.num_prompt_tokens);
+            latencies.generation_tokens.push_back(r.num_output_tokens);
+          }
           if (r.finish_reason == core::FinishReason::kStop) ++stats.requests_finished_stop;
           else if (r.finish_reason == core::FinishReason::kLength) ++stats.requests_finished_length;
           else ++stats.requests_finished_abort;
@@ -423,39 +489,27 @@ struct Engine::Impl {
         l.stopped_by_string = true;
         (void)scheduler->AbortRequest(o.request_id);
       }
-      ready.emplace_back(o.request_id.value, std::move(r));
+      ready.push_back(o.request_id.value);
     }
     for (const core::CoreRequestOutput* o : beam_reports) HandleBeamReport(*o);
     UpdateStats(busy, forward);
-    for (auto& [id, r] : ready) {
+    for (uint64_t id : ready) {
       auto it = live.find(id);
+      RequestOutput& r = it->second.out;
       std::shared_ptr<Group> g = it->second.group;
       const bool fin = r.finished;
       if (g->strip_logprobs) r.logprobs.clear();
       if (g->n_total > g->n) {
         // best_of: accumulate each sequence whole; nothing streams.
         while (static_cast<int>(g->buffered.size()) <= r.index) g->buffered.emplace_back();
-        RequestOutput& b = g->buffered[r.index];
-        b.token_ids.insert(b.token_ids.end(), r.token_ids.begin(), r.token_ids.end());
-        b.text += r.text;
-        b.logprobs.insert(b.logprobs.end(), r.logprobs.begin(), r.logprobs.end());
-        b.finished = r.finished;
-        b.finish_reason = r.finish_reason;
-        b.stop_string = r.stop_string;
-        b.stop_token_id = r.stop_token_id;
-        b.num_prompt_tokens = r.num_prompt_tokens;
-        b.num_output_tokens = r.num_output_tokens;
-        b.num_cached_tokens = std::max(b.num_cached_tokens, r.num_cached_tokens);
-        b.cumulative_logprob = r.cumulative_logprob;
-        b.error = r.error;
-        b.time_to_first_token = std::max(b.time_to_first_token, r.time_to_first_token);
+        g->buffered[r.index].Append(r);
       }
       if (fin) --g->remaining;
       const bool last = fin && g->remaining == 0;
       if (g->n_total > g->n) {
         if (last) EmitBestOf(*g);
       } else {
-        Push(*g, std::move(r), last);
+        Push(*g, r, last);
       }
       if (fin && !it->second.stopped_by_string) live.erase(it);
       if (last) groups.erase(g->members.front());
@@ -512,7 +566,9 @@ struct Engine::Impl {
       const double t0 = Now();
       scheduler->Schedule(&so);
       double forward = 0;
-      ro.samples.clear();
+      // Execute resizes ro.samples, keeping each entry's vectors; clearing it here
+      // would free them and cost an allocation per sequence per step.
+      if (so.empty()) ro.samples.clear();
       if (!so.empty()) {
         Status st = runner->Execute(so, &ro);
         if (!st.ok()) {
@@ -538,7 +594,7 @@ struct Engine::Impl {
       RequestOutput o;
       o.finished = true;
       o.finish_reason = core::FinishReason::kAbort;
-      Push(*g, std::move(o), true);
+      Push(*g, o, true);
     }
     groups.clear();
     live.clear();
@@ -682,6 +738,7 @@ Result<std::unique_ptr<RequestHandle>> Engine::AddRequest(std::vector<int32_t> p
   auto sp = std::make_shared<const sample::SamplingParams>(run);
   auto request = std::make_unique<core::Request>(core::RequestId(id), std::move(prompt_ids), rp, sp);
   auto channel = std::make_shared<RequestHandle::Channel>();
+  channel->ring.resize(static_cast<size_t>(RequestHandle::kMaxUnreadPerChoice * std::max(1, params.n)));
   {
     std::lock_guard<std::mutex> lock(im.inbox->mu);
     if (im.inbox->stop || !im.inbox->accepting) return FailedPrecondition("the engine is shutting down");
@@ -707,10 +764,16 @@ EngineStats Engine::Stats() const {
   return impl_->stats;
 }
 
+void Engine::RecordLatencies() {
+  std::lock_guard<std::mutex> lock(impl_->stats_mu);
+  impl_->record_latencies = true;
+}
+
 EngineStats::Latencies Engine::DrainLatencies() {
   std::lock_guard<std::mutex> lock(impl_->stats_mu);
-  EngineStats::Latencies out;
-  std::swap(out, impl_->latencies);
+  EngineStats::Latencies& l = impl_->latencies;
+  EngineStats::Latencies out = l;  // a copy: the engine's vectors keep their capacity
+  for (std::vector<double>* v : {&l.ttft, &l.itl, &l.e2e, &l.queue, &l.prompt_tokens, &l.generation_tokens}) v->clear();
   return out;
 }
 

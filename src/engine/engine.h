@@ -7,7 +7,6 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -68,6 +67,12 @@ struct RequestOutput {
   int num_cached_tokens = 0;         // prompt tokens served from the prefix cache
   Status error;                      // non-OK: the request failed (finished is true)
   double time_to_first_token = 0;    // seconds, on the final output
+
+  // Back to a default-constructed value, keeping the vectors' and text's capacity.
+  void Clear();
+  // Appends a later increment of the same choice: its tokens, text and logprobs
+  // follow this one's; its finish state, counts and error replace this one's.
+  void Append(const RequestOutput& later);
 };
 
 class Engine;
@@ -88,14 +93,25 @@ class RequestHandle {
   bool done() const;
   void Abort();
 
+  // Outputs of one choice the reader may leave unread before later ones are
+  // appended to the newest of them: a reader far behind gets fewer, larger
+  // increments (as with vLLM's output collector), and the channel stays at its
+  // initial size however far it falls behind.
+  static constexpr int kMaxUnreadPerChoice = 8;
+
  private:
   friend class Engine;
+  // Unread outputs, oldest first, in a ring whose slots keep their buffers: Next()
+  // swaps the oldest for the reader's spent output (so pass the same one again)
+  // and the engine swaps its next one into a free slot, so token vectors and text
+  // go round between the two threads instead of being allocated per token.
   struct Channel {
     std::mutex mu;
     std::condition_variable cv;
-    std::deque<RequestOutput> items;
+    std::vector<RequestOutput> ring;
+    size_t head = 0;      // oldest unread slot
+    size_t count = 0;     // unread outputs
     bool closed = false;  // the final output has been pushed
-    bool read_final = false;
   };
   struct Inbox;  // the engine's input queue; outlives the engine while handles hold it
   RequestHandle(std::shared_ptr<Inbox> inbox, uint64_t id, std::shared_ptr<Channel> ch)
@@ -149,6 +165,11 @@ class Engine {
   void Abort(uint64_t request_id);
 
   EngineStats Stats() const;
+  // Per-request latency samples are kept only once RecordLatencies() is called
+  // (the server does): an offline run that never drains them would otherwise
+  // grow by 8 bytes per generated token. DrainLatencies hands over those since
+  // the last call; the engine keeps the vectors' capacity.
+  void RecordLatencies();
   EngineStats::Latencies DrainLatencies();
   bool alive() const { return alive_.load(); }
   // Stop accepting requests; wait up to grace_s for in-flight ones, then abort the rest.

@@ -13,7 +13,7 @@ RequestStream::RequestStream(const tokenizer::Tokenizer* tok, std::shared_ptr<co
 
 // Text that can be sent now: all of it at the end, else all but a tail that
 // could still grow into a stop string.
-std::string RequestStream::TakeEmittable(bool final) {
+void RequestStream::TakeEmittable(bool final, std::string* out) {
   size_t limit = text_.size();
   if (!final && max_stop_len_ > 0) {
     const size_t hold = max_stop_len_ - 1;
@@ -21,15 +21,20 @@ std::string RequestStream::TakeEmittable(bool final) {
     // Never split a UTF-8 character.
     while (limit > emitted_ && limit < text_.size() && (static_cast<unsigned char>(text_[limit]) & 0xC0) == 0x80) --limit;
   }
-  if (limit <= emitted_) return "";
-  std::string out = text_.substr(emitted_, limit - emitted_);
+  if (limit <= emitted_) return;
+  out->append(text_, emitted_, limit - emitted_);
   emitted_ = limit;
-  return out;
 }
 
-RequestOutput RequestStream::Process(const core::CoreRequestOutput& out, bool* stop_hit) {
+void RequestStream::Process(const core::CoreRequestOutput& out, bool* stop_hit, RequestOutput* ro) {
   *stop_hit = false;
-  RequestOutput r;
+  RequestOutput& r = *ro;
+  r.Clear();
+  // Room for the tokens a reader that has fallen a little behind gets appended in
+  // one output (the engine's Push); allocated once per output object, which then
+  // goes round between the engine and the reader.
+  constexpr size_t kMinTokenCapacity = 16;
+  if (r.token_ids.capacity() < kMinTokenCapacity) r.token_ids.reserve(kMinTokenCapacity);
   r.num_prompt_tokens = num_prompt_tokens_;
   r.num_cached_tokens = out.num_cached_tokens;
   const bool include_stop = params_->include_stop_str_in_output;
@@ -70,9 +75,8 @@ RequestOutput RequestStream::Process(const core::CoreRequestOutput& out, bool* s
     if (detok_) text_ += detok_->Flush();
   }
   r.finished = finished_;
-  r.text = TakeEmittable(finished_);
+  TakeEmittable(finished_, &r.text);
   r.num_output_tokens = num_output_tokens_;
-  return r;
 }
 
 }  // namespace pagoda::engine

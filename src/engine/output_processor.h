@@ -22,13 +22,15 @@ class RequestStream {
   RequestStream(const tokenizer::Tokenizer* tok, std::shared_ptr<const sample::SamplingParams> params, int num_prompt_tokens,
                 bool detokenize);
 
-  // Processes one core output. Returns the increment for the client; sets
-  // *stop_hit when a stop string ended the request (the engine must abort it).
-  RequestOutput Process(const core::CoreRequestOutput& out, bool* stop_hit);
+  // Processes one core output into *r (cleared first, its buffers reused): the
+  // increment for the client. Sets *stop_hit when a stop string ended the
+  // request (the engine must abort it).
+  void Process(const core::CoreRequestOutput& out, bool* stop_hit, RequestOutput* r);
   bool finished() const { return finished_; }
 
  private:
-  std::string TakeEmittable(bool final);
+  // Appends to *out the text that can be sent now.
+  void TakeEmittable(bool final, std::string* out);
 
   const tokenizer::Tokenizer* tok_;
   std::shared_ptr<const sample::SamplingParams> params_;

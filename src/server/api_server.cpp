@@ -37,7 +37,9 @@ ApiServer::ApiServer(engine::Engine* engine, ApiServerConfig config)
       metrics_(config_.served_model_names.empty() ? config_.model_path : config_.served_model_names[0],
                engine->max_model_len()),
       created_(static_cast<int64_t>(std::time(nullptr))),
-      last_log_(std::chrono::steady_clock::now()) {}
+      last_log_(std::chrono::steady_clock::now()) {
+  engine_->RecordLatencies();  // /metrics and the stats log read them
+}
 
 Result<std::unique_ptr<ApiServer>> ApiServer::Create(engine::Engine* engine, ApiServerConfig config) {
   if (config.served_model_names.empty()) config.served_model_names.push_back(config.model_path);

@@ -144,11 +144,11 @@ bool GenerationResponse::Poll(ResponseWriter& w) {
       }
     }
   }
-  engine::RequestOutput out;
+  engine::RequestOutput& out = spent_;
   for (size_t k = 0; k < choices_.size() && !error_; ++k) {
     if (choices_[k].sub_index != 0) continue;  // read through the owner of the handle
     while (!error_) {
-      out = engine::RequestOutput{};
+      // NextFor replaces every field of out, and its buffers go back to the engine.
       if (!choices_[k].handle->NextFor(&out, 0)) break;
       size_t target = k + static_cast<size_t>(std::max(0, out.index));
       if (target >= choices_.size() || choices_[target].handle != choices_[k].handle) target = k;

@@ -79,6 +79,9 @@ class GenerationResponse : public PendingResponse {
   int64_t created_;
   bool stream_started_ = false;
   std::optional<ApiError> error_;
+  // What the last NextFor gave; handed back to the engine's channel by the next
+  // one, so its buffers are reused for later outputs.
+  engine::RequestOutput spent_;
 };
 
 }  // namespace pagoda::server

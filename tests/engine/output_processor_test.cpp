@@ -30,7 +30,7 @@ class OutputProcessorTest : public ::testing::Test {
       o.new_token_ids = {ids[i]};
       if (i + 1 == ids.size()) o.finish_reason = core::FinishReason::kLength;
       bool stop_hit = false;
-      *last = s.Process(o, &stop_hit);
+      s.Process(o, &stop_hit, last);  // *last is reused, as the engine reuses its outputs
       EXPECT_EQ(stop_hit, last->finish_reason == core::FinishReason::kStop && last->stop_string.has_value());
       text += last->text;
       if (pieces) pieces->push_back(last->text);

@@ -17,8 +17,10 @@ std::atomic<size_t> g_first_size{0};
 // debugger shows where it came from.
 const bool g_abort_on_count = std::getenv("PAGODA_ALLOC_ABORT") != nullptr;
 
+thread_local bool t_uncounted = false;
+
 void Count(size_t size) {
-  if (!g_armed.load(std::memory_order_relaxed)) return;
+  if (!g_armed.load(std::memory_order_relaxed) || t_uncounted) return;
   if (g_abort_on_count) std::abort();
   if (g_count.fetch_add(1, std::memory_order_relaxed) == 0) g_first_size.store(size, std::memory_order_relaxed);
 }
@@ -50,6 +52,9 @@ int64_t DisarmAllocationCounter() {
 }
 
 size_t FirstCountedAllocationSize() { return g_first_size.load(); }
+
+ScopedUncountedThread::ScopedUncountedThread() { t_uncounted = true; }
+ScopedUncountedThread::~ScopedUncountedThread() { t_uncounted = false; }
 
 bool PoolRunAllocates(ThreadPool& pool) {
   float a[4] = {0, 0, 0, 0};

@@ -29,6 +29,17 @@ size_t FirstCountedAllocationSize();
 // allocation-free: the zero-allocation tests skip, saying so.
 bool PoolRunAllocates(ThreadPool& pool);
 
+// Allocations made by the calling thread are not counted while this object
+// lives: for a test's own thread (a reader of the engine's output, say) when
+// the code under test runs on others.
+class ScopedUncountedThread {
+ public:
+  ScopedUncountedThread();
+  ~ScopedUncountedThread();
+  ScopedUncountedThread(const ScopedUncountedThread&) = delete;
+  ScopedUncountedThread& operator=(const ScopedUncountedThread&) = delete;
+};
+
 // Counts for the lifetime of the object unless Stop() is called first.
 class ScopedAllocationCounter {
  public:
