@@ -586,7 +586,12 @@ struct Engine::Impl {
       scheduler->UpdateFromOutput(so, ro, &outs);
       ApplyFanouts(runner->TakeFanouts(), outs);
       pending_prompt_logprobs = runner->TakePromptLogprobs();
-      Deliver(outs, so.empty() ? 0 : Now() - t0, forward);
+      const double t_deliver = Now();
+      Deliver(outs, so.empty() ? 0 : t_deliver - t0, forward);
+      if (!so.empty()) {  // detokenization and delivery are step time too
+        std::lock_guard<std::mutex> lock(stats_mu);
+        stats.engine_seconds_busy += Now() - t_deliver;
+      }
       MaybeLog();
     }
     // Shutting down: whatever is left is aborted.

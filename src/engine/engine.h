@@ -142,7 +142,7 @@ struct EngineStats {
   int64_t requests_finished_abort = 0;
   int64_t requests_failed = 0;
   int64_t num_steps = 0;
-  double engine_seconds_busy = 0;   // time inside steps
+  double engine_seconds_busy = 0;   // time inside steps, their detokenization and delivery included
   double forward_seconds = 0;       // of which in the model forward pass
   int num_gpu_blocks = 0;           // KV blocks (vLLM's name; CPU here)
   int kv_blocks_in_use = 0;
