@@ -20,7 +20,9 @@
 namespace pagoda::engine {
 namespace {
 
+// $PAGODA_DEFAULT_MODEL (scripts/test.sh sets it), else where fetch_default_model.sh puts it.
 std::string DefaultModelPath() {
+  if (const char* p = std::getenv("PAGODA_DEFAULT_MODEL"); p != nullptr && *p != '\0') return p;
   const char* dir = std::getenv("PAGODA_MODELS_DIR");
   const char* home = std::getenv("HOME");
   return (dir ? std::string(dir) : std::string(home ? home : "/root") + "/.cache/pagoda/models") +
