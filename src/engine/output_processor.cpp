@@ -9,6 +9,17 @@ RequestStream::RequestStream(const tokenizer::Tokenizer* tok, std::shared_ptr<co
     : tok_(detokenize ? tok : nullptr), params_(std::move(params)), num_prompt_tokens_(num_prompt_tokens) {
   if (tok_) detok_ = std::make_unique<tokenizer::IncrementalDetokenizer>(*tok_, params_->skip_special_tokens);
   for (const std::string& s : params_->stop) max_stop_len_ = std::max(max_stop_len_, s.size());
+  if (tok_) text_.reserve(2 * kTrimAt + max_stop_len_);
+}
+
+// Drops the text that is sent and too far back for a stop string to start in,
+// once there is kTrimAt of it: text_ stays within its reserved size.
+void RequestStream::TrimSentText() {
+  const size_t keep_from = text_.size() > max_stop_len_ ? text_.size() - max_stop_len_ : 0;
+  const size_t cut = std::min(emitted_, keep_from);
+  if (cut < kTrimAt) return;
+  text_.erase(0, cut);
+  emitted_ -= cut;
 }
 
 // Text that can be sent now: all of it at the end, else all but a tail that
@@ -33,8 +44,9 @@ void RequestStream::Process(const core::CoreRequestOutput& out, bool* stop_hit, 
   // Room for the tokens a reader that has fallen a little behind gets appended in
   // one output (the engine's Push); allocated once per output object, which then
   // goes round between the engine and the reader.
-  constexpr size_t kMinTokenCapacity = 16;
+  constexpr size_t kMinTokenCapacity = 16, kMinTextCapacity = 128;
   if (r.token_ids.capacity() < kMinTokenCapacity) r.token_ids.reserve(kMinTokenCapacity);
+  if (detok_ && r.text.capacity() < kMinTextCapacity) r.text.reserve(kMinTextCapacity);
   r.num_prompt_tokens = num_prompt_tokens_;
   r.num_cached_tokens = out.num_cached_tokens;
   const bool include_stop = params_->include_stop_str_in_output;
@@ -47,7 +59,7 @@ void RequestStream::Process(const core::CoreRequestOutput& out, bool* stop_hit, 
     const bool is_stop_token = out.stop_token && *out.stop_token == id && i + 1 == out.new_token_ids.size();
     if (!detok_ || (is_stop_token && !include_stop)) continue;
     const size_t search_from = text_.size() > max_stop_len_ ? text_.size() - max_stop_len_ : 0;
-    text_ += detok_->Push(id);
+    detok_->Push(id, &text_);
     // Stop strings, matched on the text across token boundaries; earliest match wins.
     size_t best = std::string::npos;
     const std::string* best_s = nullptr;
@@ -72,11 +84,12 @@ void RequestStream::Process(const core::CoreRequestOutput& out, bool* stop_hit, 
     finished_ = true;
     r.finish_reason = out.finish_reason;
     if (out.finish_reason == core::FinishReason::kStop && out.stop_token) r.stop_token_id = *out.stop_token;
-    if (detok_) text_ += detok_->Flush();
+    if (detok_) detok_->Flush(&text_);
   }
   r.finished = finished_;
   TakeEmittable(finished_, &r.text);
   r.num_output_tokens = num_output_tokens_;
+  TrimSentText();
 }
 
 }  // namespace pagoda::engine

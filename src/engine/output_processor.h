@@ -31,13 +31,15 @@ class RequestStream {
  private:
   // Appends to *out the text that can be sent now.
   void TakeEmittable(bool final, std::string* out);
+  void TrimSentText();
+  static constexpr size_t kTrimAt = 256;
 
   const tokenizer::Tokenizer* tok_;
   std::shared_ptr<const sample::SamplingParams> params_;
   std::unique_ptr<tokenizer::IncrementalDetokenizer> detok_;
   int num_prompt_tokens_;
   int num_output_tokens_ = 0;
-  std::string text_;      // all final text produced so far (after stop handling)
+  std::string text_;      // the recent final text (after stop handling): what is unsent, and the tail a stop string may end in
   size_t emitted_ = 0;    // bytes of text_ already sent
   size_t max_stop_len_ = 0;
   bool finished_ = false;

@@ -10,27 +10,37 @@ namespace {
 using nlohmann::json;
 constexpr std::string_view kMetaspace = "\xE2\x96\x81";
 
-std::string ReplaceAll(const std::string& s, std::string_view from, std::string_view to) {
-  if (from.empty()) return s;
-  std::string out;
-  size_t prev = 0, pos = s.find(from);
-  if (pos == std::string::npos) return s;
+// s with every `from` replaced by `to`, into *out; false (out untouched) when
+// s has none.
+bool ReplaceAllInto(const std::string& s, std::string_view from, std::string_view to, std::string* out) {
+  if (from.empty()) return false;
+  size_t pos = s.find(from);
+  if (pos == std::string::npos) return false;
+  out->clear();
+  size_t prev = 0;
   while (pos != std::string::npos) {
-    out.append(s, prev, pos - prev);
-    out += to;
+    out->append(s, prev, pos - prev);
+    out->append(to);
     prev = pos + from.size();
     pos = s.find(from, prev);
   }
-  out.append(s, prev, std::string::npos);
-  return out;
+  out->append(s, prev, std::string::npos);
+  return true;
+}
+
+// Replaces every `from` in t by `to`, building in scratch and swapping it in.
+void ReplaceAllInPlace(std::string& t, std::string_view from, std::string_view to, std::string& scratch) {
+  if (ReplaceAllInto(t, from, to, &scratch)) t.swap(scratch);
 }
 
 class ByteLevelDecoder : public Decoder {
  public:
-  void DecodeChain(std::vector<std::string>& tokens) const override {
+  void DecodeChain(DecodeBuffer& tokens) const override {
     const auto& map = ByteLevelMap::Get();
-    std::string bytes;
-    for (const auto& t : tokens) {
+    std::string& bytes = tokens.scratch;
+    bytes.clear();
+    for (size_t k = 0; k < tokens.size(); ++k) {
+      const std::string& t = tokens[k];
       const size_t mark = bytes.size();
       size_t i = 0;
       bool ok = true;
@@ -47,7 +57,10 @@ class ByteLevelDecoder : public Decoder {
         bytes += t;
       }
     }
-    tokens.assign(1, Utf8Lossy(bytes));
+    if (tokens.size() == 0) tokens.Append();
+    tokens[0].clear();
+    Utf8LossyAppend(bytes, &tokens[0]);
+    tokens.Truncate(1);
   }
 };
 
@@ -55,21 +68,26 @@ class ReplaceDecoder : public Decoder {
  public:
   ReplaceDecoder(std::string from, std::unique_ptr<Regex> re, std::string to)
       : from_(std::move(from)), re_(std::move(re)), to_(std::move(to)) {}
-  void DecodeChain(std::vector<std::string>& tokens) const override {
-    for (auto& t : tokens) {
-      if (re_) {
-        std::string out;
-        size_t prev = 0;
-        re_->FindAll(t, [&](size_t b, size_t e) {
-          out.append(t, prev, b - prev);
-          out += to_;
-          prev = e;
-        });
-        out.append(t, prev, std::string::npos);
-        t = std::move(out);
-      } else {
-        t = ReplaceAll(t, from_, to_);
+  void DecodeChain(DecodeBuffer& tokens) const override {
+    for (size_t k = 0; k < tokens.size(); ++k) {
+      std::string& t = tokens[k];
+      if (!re_) {
+        ReplaceAllInPlace(t, from_, to_, tokens.scratch);
+        continue;
       }
+      std::string& out = tokens.scratch;
+      out.clear();
+      size_t prev = 0;
+      bool found = false;
+      re_->FindAll(t, [&](size_t b, size_t e) {
+        out.append(t, prev, b - prev);
+        out += to_;
+        prev = e;
+        found = true;
+      });
+      if (!found) continue;
+      out.append(t, prev, std::string::npos);
+      t.swap(out);
     }
   }
 
@@ -93,41 +111,45 @@ int ParseByteToken(const std::string& t) {
   return v;
 }
 
+// Runs of <0xNN> tokens become their bytes (one token) when valid UTF-8, else
+// one U+FFFD token per byte. In place: a run of k tokens writes at most k, at
+// positions already read.
 class ByteFallbackDecoder : public Decoder {
  public:
-  void DecodeChain(std::vector<std::string>& tokens) const override {
-    std::vector<std::string> out;
-    out.reserve(tokens.size());
-    std::string pending;
+  void DecodeChain(DecodeBuffer& tokens) const override {
+    std::string& pending = tokens.scratch;
+    pending.clear();
+    size_t w = 0;
     auto flush = [&] {
       if (pending.empty()) return;
       if (IsValidUtf8(pending)) {
-        out.push_back(pending);
+        tokens[w++].assign(pending);
       } else {
-        for (size_t k = 0; k < pending.size(); ++k) out.emplace_back("\xEF\xBF\xBD");
+        for (size_t k = 0; k < pending.size(); ++k) tokens[w++].assign("\xEF\xBF\xBD");
       }
       pending.clear();
     };
-    for (auto& t : tokens) {
-      const int b = ParseByteToken(t);
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      const int b = ParseByteToken(tokens[i]);
       if (b >= 0) {
         pending.push_back(static_cast<char>(b));
         continue;
       }
       flush();
-      out.push_back(std::move(t));
+      if (w != i) tokens[w].swap(tokens[i]);
+      ++w;
     }
     flush();
-    tokens = std::move(out);
+    tokens.Truncate(w);
   }
 };
 
 class FuseDecoder : public Decoder {
  public:
-  void DecodeChain(std::vector<std::string>& tokens) const override {
-    std::string all;
-    for (const auto& t : tokens) all += t;
-    tokens.assign(1, std::move(all));
+  void DecodeChain(DecodeBuffer& tokens) const override {
+    if (tokens.size() == 0) tokens.Append();
+    for (size_t i = 1; i < tokens.size(); ++i) tokens[0] += tokens[i];
+    tokens.Truncate(1);
   }
 };
 
@@ -135,8 +157,9 @@ class StripDecoder : public Decoder {
  public:
   StripDecoder(std::string content, size_t start, size_t stop)
       : content_(std::move(content)), start_(start), stop_(stop) {}
-  void DecodeChain(std::vector<std::string>& tokens) const override {
-    for (auto& t : tokens) {
+  void DecodeChain(DecodeBuffer& tokens) const override {
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      std::string& t = tokens[i];
       size_t b = 0, e = t.size();
       for (size_t k = 0; k < start_ && t.compare(b, content_.size(), content_) == 0 && b < e; ++k) b += content_.size();
       for (size_t k = 0; k < stop_ && e >= b + content_.size() &&
@@ -144,7 +167,8 @@ class StripDecoder : public Decoder {
            ++k) {
         e -= content_.size();
       }
-      t = t.substr(b, e - b);
+      t.erase(e);
+      t.erase(0, b);
     }
   }
 
@@ -156,11 +180,11 @@ class StripDecoder : public Decoder {
 class MetaspaceDecoder : public Decoder {
  public:
   MetaspaceDecoder(std::string replacement, bool strip_first) : replacement_(std::move(replacement)), strip_first_(strip_first) {}
-  void DecodeChain(std::vector<std::string>& tokens) const override {
+  void DecodeChain(DecodeBuffer& tokens) const override {
     for (size_t i = 0; i < tokens.size(); ++i) {
-      std::string t = ReplaceAll(tokens[i], replacement_, " ");
+      std::string& t = tokens[i];
+      ReplaceAllInPlace(t, replacement_, " ", tokens.scratch);
       if (i == 0 && strip_first_ && !t.empty() && t[0] == ' ') t.erase(0, 1);
-      tokens[i] = std::move(t);
     }
   }
 
@@ -173,9 +197,9 @@ class MetaspaceDecoder : public Decoder {
 class BpeSuffixDecoder : public Decoder {
  public:
   explicit BpeSuffixDecoder(std::string suffix) : suffix_(std::move(suffix)) {}
-  void DecodeChain(std::vector<std::string>& tokens) const override {
+  void DecodeChain(DecodeBuffer& tokens) const override {
     for (size_t i = 0; i < tokens.size(); ++i) {
-      tokens[i] = ReplaceAll(tokens[i], suffix_, i + 1 == tokens.size() ? "" : " ");
+      ReplaceAllInPlace(tokens[i], suffix_, i + 1 == tokens.size() ? "" : " ", tokens.scratch);
     }
   }
 
@@ -186,12 +210,11 @@ class BpeSuffixDecoder : public Decoder {
 class WordPieceDecoder : public Decoder {
  public:
   explicit WordPieceDecoder(std::string prefix) : prefix_(std::move(prefix)) {}
-  void DecodeChain(std::vector<std::string>& tokens) const override {
-    for (size_t i = 0; i < tokens.size(); ++i) {
-      if (i != 0) {
-        if (tokens[i].compare(0, prefix_.size(), prefix_) == 0) tokens[i].erase(0, prefix_.size());
-        else tokens[i] = " " + tokens[i];
-      }
+  void DecodeChain(DecodeBuffer& tokens) const override {
+    for (size_t i = 1; i < tokens.size(); ++i) {
+      std::string& t = tokens[i];
+      if (t.compare(0, prefix_.size(), prefix_) == 0) t.erase(0, prefix_.size());
+      else t.insert(0, 1, ' ');
     }
   }
 
@@ -202,7 +225,7 @@ class WordPieceDecoder : public Decoder {
 class SequenceDecoder : public Decoder {
  public:
   explicit SequenceDecoder(std::vector<std::unique_ptr<Decoder>> steps) : steps_(std::move(steps)) {}
-  void DecodeChain(std::vector<std::string>& tokens) const override {
+  void DecodeChain(DecodeBuffer& tokens) const override {
     for (const auto& s : steps_) s->DecodeChain(tokens);
   }
 

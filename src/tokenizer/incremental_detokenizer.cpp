@@ -18,6 +18,14 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 IncrementalDetokenizer::IncrementalDetokenizer(const Tokenizer& tokenizer, bool skip_special_tokens,
                                                std::span<const int32_t> prompt_ids)
     : tok_(tokenizer), skip_(skip_special_tokens) {
+  // Room for a window's text and tokens, so that a stream's steps do not allocate.
+  constexpr size_t kTextRoom = 256;
+  window_.reserve(8 * kReanchorAt);
+  buf_.strs.resize(8 * kReanchorAt);
+  buf_.strs[0].reserve(kTextRoom);
+  buf_.scratch.reserve(kTextRoom);
+  text_.reserve(kTextRoom);
+  anchor_text_.reserve(kTextRoom);
   // Context: the prompt from its last anchor-able token on (a few tokens at most).
   // Searching past a long byte-fallback run is needed: the run decodes as a whole.
   const size_t n = prompt_ids.size();
@@ -29,21 +37,22 @@ IncrementalDetokenizer::IncrementalDetokenizer(const Tokenizer& tokenizer, bool 
     }
   }
   window_.assign(prompt_ids.end() - static_cast<ptrdiff_t>(keep), prompt_ids.end());
-  emitted_ = tok_.Decode(window_, skip_).size();
+  DecodeWindow();
+  emitted_ = text_.size();
 }
 
 bool IncrementalDetokenizer::IsByteToken(int32_t id) const {
-  const std::string t = tok_.IdToToken(id);
-  return t.size() == 6 && t.compare(0, 3, "<0x") == 0 && t[5] == '>' && isxdigit(static_cast<unsigned char>(t[3])) &&
-         isxdigit(static_cast<unsigned char>(t[4]));
+  const std::string* t = tok_.FindToken(id);
+  return t != nullptr && t->size() == 6 && t->compare(0, 3, "<0x") == 0 && (*t)[5] == '>' &&
+         isxdigit(static_cast<unsigned char>((*t)[3])) && isxdigit(static_cast<unsigned char>((*t)[4]));
 }
 
-bool IncrementalDetokenizer::IsAnchor(int32_t id) const {
+bool IncrementalDetokenizer::IsAnchor(int32_t id) {
   if (skip_ && tok_.IsSpecial(id)) return false;
   if (IsByteToken(id)) return false;
   const int32_t one[1] = {id};
-  const std::string t = tok_.Decode(one, skip_);
-  return !t.empty() && t.find(kReplacementChar) == std::string::npos;
+  tok_.DecodeTo(one, skip_, &buf_, &anchor_text_);
+  return !anchor_text_.empty() && anchor_text_.find(kReplacementChar) == std::string::npos;
 }
 
 size_t IncrementalDetokenizer::Holdback(const std::string& text) const {
@@ -63,32 +72,29 @@ size_t IncrementalDetokenizer::Holdback(const std::string& text) const {
   return hold;
 }
 
-std::string IncrementalDetokenizer::Push(int32_t id) {
+void IncrementalDetokenizer::Push(int32_t id, std::string* out) {
   window_.push_back(id);
   // ByteFallback decodes a whole run of <0xNN> tokens at once (all U+FFFD if the
   // run is invalid anywhere), so nothing of an open run is final yet.
-  if (IsByteToken(id)) return std::string();
-  const std::string text = tok_.Decode(window_, skip_);
-  const size_t stable = text.size() - std::min(text.size(), Holdback(text));
-  std::string out;
+  if (IsByteToken(id)) return;
+  DecodeWindow();
+  const size_t stable = text_.size() - std::min(text_.size(), Holdback(text_));
   if (stable > emitted_) {
-    out = text.substr(emitted_, stable - emitted_);
+    out->append(text_, emitted_, stable - emitted_);
     emitted_ = stable;
   }
   // Everything emitted and the window is long: re-anchor on the last token.
-  if (emitted_ == text.size() && window_.size() >= kReanchorAt && IsAnchor(id)) {
+  if (emitted_ == text_.size() && window_.size() >= kReanchorAt && IsAnchor(id)) {
     window_.assign(1, id);
-    emitted_ = tok_.Decode(window_, skip_).size();
+    DecodeWindow();
+    emitted_ = text_.size();
   }
-  return out;
 }
 
-std::string IncrementalDetokenizer::Flush() {
-  const std::string text = tok_.Decode(window_, skip_);
-  std::string out;
-  if (text.size() > emitted_) out = text.substr(emitted_);
-  emitted_ = text.size();
-  return out;
+void IncrementalDetokenizer::Flush(std::string* out) {
+  DecodeWindow();
+  if (text_.size() > emitted_) out->append(text_, emitted_, std::string::npos);
+  emitted_ = text_.size();
 }
 
 }  // namespace pagoda::tokenizer

@@ -50,24 +50,29 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 
 }  // namespace
 
-std::string CleanUpTokenizationSpaces(std::string text) {
+void CleanUpTokenizationSpacesInPlace(std::string* text, std::string* scratch) {
   static const std::pair<std::string_view, std::string_view> kRules[] = {
       {" .", "."}, {" ?", "?"}, {" !", "!"}, {" ,", ","}, {" ' ", "'"},
       {" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
   for (const auto& [from, to] : kRules) {
-    size_t pos = text.find(from);
+    size_t pos = text->find(from);
     if (pos == std::string::npos) continue;
-    std::string out;
+    scratch->clear();
     size_t prev = 0;
     while (pos != std::string::npos) {
-      out.append(text, prev, pos - prev);
-      out += to;
+      scratch->append(*text, prev, pos - prev);
+      scratch->append(to);
       prev = pos + from.size();
-      pos = text.find(from, prev);
+      pos = text->find(from, prev);
     }
-    out.append(text, prev, std::string::npos);
-    text = std::move(out);
+    scratch->append(*text, prev, std::string::npos);
+    text->swap(*scratch);
   }
+}
+
+std::string CleanUpTokenizationSpaces(std::string text) {
+  std::string scratch;
+  CleanUpTokenizationSpacesInPlace(&text, &scratch);
   return text;
 }
 
@@ -252,28 +257,33 @@ std::vector<int32_t> Tokenizer::Encode(std::string_view text, bool add_special_t
   return ids;
 }
 
-std::string Tokenizer::Decode(std::span<const int32_t> ids, bool skip_special_tokens) const {
-  std::vector<std::string> tokens;
-  tokens.reserve(ids.size());
+void Tokenizer::DecodeTo(std::span<const int32_t> ids, bool skip_special_tokens, DecodeBuffer* buf, std::string* out) const {
+  buf->Clear();
   for (int32_t id : ids) {
     if (const AddedToken* a = added_.FindById(id)) {
       if (skip_special_tokens && a->special) continue;
-      tokens.push_back(a->content);
+      buf->Append().assign(a->content);
     } else if (const std::string* t = model_->IdToToken(id); t != nullptr && !t->empty()) {
-      tokens.push_back(*t);
+      buf->Append().assign(*t);
     }
   }
-  std::string text;
+  out->clear();
   if (decoder_) {
-    decoder_->DecodeChain(tokens);
-    for (const auto& t : tokens) text += t;
+    decoder_->DecodeChain(*buf);
+    for (size_t i = 0; i < buf->size(); ++i) out->append((*buf)[i]);
   } else {
-    for (size_t i = 0; i < tokens.size(); ++i) {
-      if (i) text.push_back(' ');
-      text += tokens[i];
+    for (size_t i = 0; i < buf->size(); ++i) {
+      if (i) out->push_back(' ');
+      out->append((*buf)[i]);
     }
   }
-  if (clean_up_tokenization_spaces_) text = CleanUpTokenizationSpaces(std::move(text));
+  if (clean_up_tokenization_spaces_) CleanUpTokenizationSpacesInPlace(out, &buf->scratch);
+}
+
+std::string Tokenizer::Decode(std::span<const int32_t> ids, bool skip_special_tokens) const {
+  DecodeBuffer buf;
+  std::string text;
+  DecodeTo(ids, skip_special_tokens, &buf, &text);
   return text;
 }
 
@@ -284,9 +294,13 @@ std::optional<int32_t> Tokenizer::TokenToId(std::string_view token) const {
   return model_->TokenToId(token);
 }
 
+const std::string* Tokenizer::FindToken(int32_t id) const {
+  if (const AddedToken* a = added_.FindById(id)) return &a->content;
+  return model_->IdToToken(id);
+}
+
 std::string Tokenizer::IdToToken(int32_t id) const {
-  if (const AddedToken* a = added_.FindById(id)) return a->content;
-  const std::string* t = model_->IdToToken(id);
+  const std::string* t = FindToken(id);
   return t ? *t : std::string();
 }
 

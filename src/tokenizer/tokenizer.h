@@ -52,10 +52,14 @@ class Tokenizer {
 
   std::vector<int32_t> Encode(std::string_view text, bool add_special_tokens = true) const;
   std::string Decode(std::span<const int32_t> ids, bool skip_special_tokens = false) const;
+  // Decode into *out (replaced), with buf's strings reused: no allocation once
+  // they have the room (the streaming detokenizer's path).
+  void DecodeTo(std::span<const int32_t> ids, bool skip_special_tokens, DecodeBuffer* buf, std::string* out) const;
 
   int32_t vocab_size() const;  // including added tokens
   std::optional<int32_t> TokenToId(std::string_view token) const;
   std::string IdToToken(int32_t id) const;  // raw piece, empty for unknown ids
+  const std::string* FindToken(int32_t id) const;  // the same without a copy; null for unknown ids
   bool IsSpecial(int32_t id) const;
 
   std::optional<int32_t> bos_id() const { return bos_id_; }
@@ -87,6 +91,8 @@ class Tokenizer {
 
 // transformers' clean_up_tokenization: " ." -> "." etc., applied in HF's order.
 std::string CleanUpTokenizationSpaces(std::string text);
+// The same on *text, building in *scratch (swapped with it).
+void CleanUpTokenizationSpacesInPlace(std::string* text, std::string* scratch);
 
 // vLLM's bad_words: the token ids of each word alone and after a space
 // (duplicates and empty encodings dropped), for SamplingParams::bad_words_ids.

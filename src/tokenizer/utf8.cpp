@@ -58,21 +58,25 @@ char32_t NextCodePoint(std::string_view s, size_t& i) {
   return cp;
 }
 
-std::string Utf8Lossy(std::string_view bytes) {
-  std::string out;
-  out.reserve(bytes.size());
+void Utf8LossyAppend(std::string_view bytes, std::string* out) {
   size_t i = 0;
   while (i < bytes.size()) {
     bool complete;
     char32_t cp = 0;
     size_t n = ValidPrefix(bytes, i, complete, cp);
     if (complete) {
-      out.append(bytes.substr(i, n));
+      out->append(bytes.substr(i, n));
     } else {
-      out.append("\xEF\xBF\xBD");
+      out->append("\xEF\xBF\xBD");
     }
     i += n;
   }
+}
+
+std::string Utf8Lossy(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size());
+  Utf8LossyAppend(bytes, &out);
   return out;
 }
 

@@ -26,6 +26,8 @@ inline size_t Utf8SeqLen(unsigned char b) {
 
 // Rust's String::from_utf8_lossy: every maximal invalid subpart becomes U+FFFD.
 std::string Utf8Lossy(std::string_view bytes);
+// The same, appended to *out (no allocation when out has the room).
+void Utf8LossyAppend(std::string_view bytes, std::string* out);
 
 bool IsValidUtf8(std::string_view bytes);
 

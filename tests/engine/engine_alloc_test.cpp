@@ -40,8 +40,9 @@ sample::SamplingParams Greedy(int max_tokens) {
 // Four sequences decoding together, read by this thread: from the point where
 // each has 16 tokens to where each has 48, nothing is allocated by any other
 // thread (the engine thread and the kernel workers). The window covers KV block
-// crossings (block size 16) and full blocks entering the prefix cache.
-TEST(EngineAllocTest, SteadyDecodeAllocatesNothingOffTheReaderThread) {
+// crossings (block size 16) and full blocks entering the prefix cache; with
+// detokenize, the streaming detokenizer and stop-string matching too.
+void ExpectSteadyDecodeAllocatesNothing(bool detokenize) {
   EngineConfig cfg;
   cfg.model = DefaultModelPath();
   if (!loader::FileExists(cfg.model)) GTEST_SKIP() << cfg.model << " is not present here (scripts/fetch_default_model.sh)";
@@ -57,8 +58,10 @@ TEST(EngineAllocTest, SteadyDecodeAllocatesNothingOffTheReaderThread) {
     std::vector<int32_t> prompt(5 + 11 * i);
     for (size_t j = 0; j < prompt.size(); ++j) prompt[j] = static_cast<int32_t>(100 + (j * 13 + i * 7) % 2000);
     AddRequestOptions opts;
-    opts.detokenize = false;
-    auto h = (*engine)->AddRequest(prompt, Greedy(400), opts);
+    opts.detokenize = detokenize;
+    sample::SamplingParams p = Greedy(400);
+    if (detokenize) p.stop = {"a stop string that is not there"};
+    auto h = (*engine)->AddRequest(prompt, p, opts);
     ASSERT_TRUE(h.ok()) << h.status().ToString();
     handles.push_back(std::move(*h));
   }
@@ -66,6 +69,7 @@ TEST(EngineAllocTest, SteadyDecodeAllocatesNothingOffTheReaderThread) {
   std::vector<int> got(kSeqs, 0);
   std::vector<RequestOutput> outs(kSeqs);  // each reader slot hands its buffers back
   size_t largest = 0;                      // most tokens in one output read in the window
+  size_t text_bytes = 0;                   // text read in the window
   auto min_got = [&] { return *std::min_element(got.begin(), got.end()); };
   bool armed = false;
   int64_t counted = -1;
@@ -77,7 +81,7 @@ TEST(EngineAllocTest, SteadyDecodeAllocatesNothingOffTheReaderThread) {
         ASSERT_TRUE(outs[i].error.ok()) << outs[i].error.ToString();
         ASSERT_FALSE(outs[i].finished) << "request " << i << " finished inside the window";
         got[i] += static_cast<int>(outs[i].token_ids.size());
-        if (armed) largest = std::max(largest, outs[i].token_ids.size());
+        if (armed) largest = std::max(largest, outs[i].token_ids.size()), text_bytes += outs[i].text.size();
       }
     }
     if (!armed && min_got() >= kStart) {
@@ -93,8 +97,15 @@ TEST(EngineAllocTest, SteadyDecodeAllocatesNothingOffTheReaderThread) {
   EXPECT_EQ(counted, 0) << "allocations during steady decode (first of " << first_size
                         << " bytes); the reader lagged by up to " << largest
                         << " tokens (outputs hold 16 without growing)";
+  if (detokenize) {
+    EXPECT_GT(text_bytes, 64u) << "the window's outputs carried no text";
+  }
   for (auto& h : handles) h->Abort();
 }
+
+TEST(EngineAllocTest, SteadyDecodeAllocatesNothingOffTheReaderThread) { ExpectSteadyDecodeAllocatesNothing(false); }
+
+TEST(EngineAllocTest, SteadyDecodeWithTextAllocatesNothingOffTheReaderThread) { ExpectSteadyDecodeAllocatesNothing(true); }
 
 // A reader that reads nothing until both choices are done gets each choice's
 // first 7 tokens one per output and the rest appended into the 8th (the last

@@ -53,6 +53,32 @@ TEST_F(OutputProcessorTest, StopStringAcrossTokenBoundary) {
   EXPECT_EQ(Run(ids, {"a ti"}, true, &last), full.substr(0, full.find("a ti") + 4));
 }
 
+// The stream keeps only the recent text (the sent part is dropped past 256
+// bytes): a long stream still joins to Decode, and a stop string that straddles
+// tokens far into it is still found and cut at the right place.
+TEST_F(OutputProcessorTest, LongStreamJoinsToDecodeAndFindsALateStopString) {
+  std::vector<int32_t> ids;
+  for (int rep = 0; rep < 120; ++rep)
+    for (const char* p : {"▁a", "▁time", "▁the"}) ids.push_back(Id(p));
+  ids.push_back(Id("▁a"));
+  ids.push_back(Id("▁time"));
+  RequestOutput last;
+  const std::string full = tok_->Decode(ids, true);
+  ASSERT_GT(full.size(), 1000u);
+  EXPECT_EQ(Run(ids, {}, false, &last), full);
+  // A stop string that occurs only near the end: "... the day a time".
+  std::vector<int32_t> ids2 = ids;
+  ids2.insert(ids2.end() - 2, Id("▁day"));
+  const std::string full2 = tok_->Decode(ids2, true);
+  const std::string stop = "e day a ti";
+  ASSERT_EQ(full2.find(stop), full2.rfind(stop));
+  ASSERT_GT(full2.find(stop), 1000u);
+  std::vector<std::string> pieces;
+  EXPECT_EQ(Run(ids2, {stop}, false, &last, &pieces), full2.substr(0, full2.find(stop)));
+  EXPECT_EQ(last.finish_reason, core::FinishReason::kStop);
+  EXPECT_EQ(Run(ids2, {stop}, true, &last), full2.substr(0, full2.find(stop) + stop.size()));
+}
+
 TEST_F(OutputProcessorTest, StopStringAtTheVeryStart) {
   const std::vector<int32_t> ids = {Id("▁a"), Id("▁time")};
   const std::string full = tok_->Decode(ids, true);
