@@ -15,6 +15,7 @@
 
 #include "../model/counting_allocator.h"
 #include "engine/engine.h"
+#include "engine_test_util.h"
 #include "loader/mapped_file.h"
 
 namespace pagoda::engine {
@@ -29,13 +30,7 @@ std::string DefaultModelPath() {
          "/SmolLM2-135M-Instruct.Q4_1.gguf";
 }
 
-sample::SamplingParams Greedy(int max_tokens) {
-  sample::SamplingParams p;
-  p.temperature = 0;
-  p.max_tokens = max_tokens;
-  p.ignore_eos = true;
-  return p;
-}
+using testing_util::Greedy;
 
 // Four sequences decoding together, read by this thread: from the point where
 // each has 16 tokens to where each has 48, nothing is allocated by any other

@@ -3,6 +3,7 @@
 // which must equal HF transformers' (tests/golden/logits/*.json).
 
 #include "engine/engine.h"
+#include "engine_test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -47,13 +48,7 @@ std::vector<int32_t> Collect(RequestHandle& h, RequestOutput* last = nullptr, st
   return toks;
 }
 
-sample::SamplingParams Greedy(int max_tokens) {
-  sample::SamplingParams p;
-  p.temperature = 0;
-  p.max_tokens = max_tokens;
-  p.ignore_eos = true;
-  return p;
-}
+using testing_util::Greedy;
 
 struct Variant {
   const char* name;
