@@ -285,7 +285,9 @@ uint16_t F32ToF16(float f) {
 
 // Also built for AVX2 and picked at load time (the portable matmul path calls
 // it per weight row); AVX2 without FMA, so the values are the same either way.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+// Not under ASan or TSan: their instrumented ifunc resolver runs before the
+// sanitizer runtime is up and crashes the binary at load.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 __attribute__((target_clones("avx2", "default")))
 #endif
 void DequantizeRow(DType t, const void* src, float* dst, int64_t n) {

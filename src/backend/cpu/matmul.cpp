@@ -29,8 +29,9 @@ bool IsPlain(DType t) { return t == DType::kF32 || t == DType::kBF16 || t == DTy
 // Portable: 16 partial sums over k in order (the SIMD lane layout), then summed.
 // Written so that the compiler vectorizes the 16 lanes; on x86-64 it is also
 // built for AVX2 and picked at load time (target_clones), the same values
-// either way (no FMA contraction in this library).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+// either way (no FMA contraction in this library). Not under ASan or TSan (the
+// instrumented ifunc resolver crashes at load).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 #define PAGODA_AVX2_CLONES 1
 __attribute__((target_clones("avx2", "default")))
 #endif
