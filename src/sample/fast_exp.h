@@ -71,8 +71,9 @@ inline Float4 FastExp4(Float4 x) {
 // out[i] = FastExp(x[i] - m) for i < n (x[i] - m <= 0); returns their sum in
 // a fixed order: eight float lanes (element index mod 8) per block of 256,
 // the lanes in order then the block's tail in double, blocks in double. The
-// AVX2 path (8 lanes in one register) and the portable path (two 4-lane
-// vectors) give the same floats and the same sum. Dispatched at run time.
+// AVX-512 path (16 exponentials at a time, summed as two 8-lane halves in
+// turn), the AVX2 path (8 lanes in one register) and the portable path (two
+// 4-lane vectors) give the same floats and the same sum. Dispatched at run time.
 double ExpShifted(const float* x, float m, float* out, size_t n);
 // The same sum without storing the terms.
 double SumExpShifted(const float* x, float m, size_t n);
@@ -80,6 +81,7 @@ double SumExpShifted(const float* x, float m, size_t n);
 namespace detail {
 double ExpShiftedPortable(const float* x, float m, float* out, size_t n);  // out may be null
 double ExpShiftedAvx2(const float* x, float m, float* out, size_t n);      // only where AVX2 exists
+double ExpShiftedAvx512(const float* x, float m, float* out, size_t n);    // only where AVX-512F exists
 }  // namespace detail
 
 }  // namespace pagoda::sample

@@ -36,7 +36,7 @@ TEST(FastExp, MatchesStdExp) {
 }
 
 TEST(FastExp, VectorPathsGiveTheScalarFloatsAndTheSameSum) {
-  for (size_t n : {1, 7, 8, 9, 255, 256, 257, 1000, 4099}) {
+  for (size_t n : {1, 7, 8, 9, 15, 16, 17, 24, 31, 255, 256, 257, 1000, 4099, 49152}) {
     auto x = RandomLogits(static_cast<uint32_t>(n), n, 10.0);
     if (n > 1) x[0] = kNegInf;  // a masked token (callers never pass an all -inf row)
     float m = kNegInf;
@@ -49,6 +49,13 @@ TEST(FastExp, VectorPathsGiveTheScalarFloatsAndTheSameSum) {
       const double sb = detail::ExpShiftedAvx2(x.data(), m, b.data(), n);
       EXPECT_EQ(a, b) << n;
       EXPECT_EQ(sa, sb) << n;
+    }
+    if (GetCpuFeatures().avx512f) {
+      std::vector<float> c(n);
+      const double sc = detail::ExpShiftedAvx512(x.data(), m, c.data(), n);
+      EXPECT_EQ(a, c) << n;
+      EXPECT_EQ(sa, sc) << n;
+      EXPECT_EQ(detail::ExpShiftedAvx512(x.data(), m, nullptr, n), sa) << n;
     }
     double direct = 0;
     for (size_t i = 0; i < n; ++i) direct += std::exp(static_cast<double>(x[i]) - m);
