@@ -12,14 +12,13 @@ RequestStream::RequestStream(const tokenizer::Tokenizer* tok, std::shared_ptr<co
   if (tok_) text_.reserve(2 * kTrimAt + max_stop_len_);
 }
 
-// Drops the text that is sent and too far back for a stop string to start in,
-// once there is kTrimAt of it: text_ stays within its reserved size.
+// Drops the text already sent once there is kTrimAt of it, so text_ stays
+// within its reserved size. A stop string cannot start in it: TakeEmittable
+// holds back the last max_stop_len_ - 1 bytes, all a later match can start in.
 void RequestStream::TrimSentText() {
-  const size_t keep_from = text_.size() > max_stop_len_ ? text_.size() - max_stop_len_ : 0;
-  const size_t cut = std::min(emitted_, keep_from);
-  if (cut < kTrimAt) return;
-  text_.erase(0, cut);
-  emitted_ -= cut;
+  if (emitted_ < kTrimAt) return;
+  text_.erase(0, emitted_);
+  emitted_ = 0;
 }
 
 // Text that can be sent now: all of it at the end, else all but a tail that
