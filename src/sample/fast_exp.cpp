@@ -2,10 +2,24 @@
 
 #include <immintrin.h>
 
+#include <limits>
+
 #include "common/cpu_features.h"
 
 namespace pagoda::sample {
 namespace detail {
+
+float MaxPortable(const float* p, size_t n) {
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  float lanes[8] = {kNegInf, kNegInf, kNegInf, kNegInf, kNegInf, kNegInf, kNegInf, kNegInf};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) lanes[j] = p[i + j] > lanes[j] ? p[i + j] : lanes[j];
+  float m = kNegInf;
+  for (; i < n; ++i) m = p[i] > m ? p[i] : m;
+  for (float l : lanes) m = l > m ? l : m;
+  return m;
+}
 
 double ExpShiftedPortable(const float* x, float m, float* out, size_t n) {
   double total = 0;
@@ -138,7 +152,18 @@ PAGODA_TARGET_AVX512_EXP double ExpShiftedAvx512(const float* x, float m, float*
   }
   return total;
 }
+PAGODA_TARGET_AVX512_EXP float MaxAvx512(const float* p, size_t n) {
+  __m512 acc = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) acc = _mm512_max_ps(_mm512_loadu_ps(p + i), acc);  // p > acc ? p : acc
+  if (i < n) {
+    const __mmask16 k = static_cast<__mmask16>((1u << (n - i)) - 1);
+    acc = _mm512_mask_max_ps(acc, k, _mm512_maskz_loadu_ps(k, p + i), acc);
+  }
+  return _mm512_reduce_max_ps(acc);
+}
 #else
+float MaxAvx512(const float* p, size_t n) { return MaxPortable(p, n); }
 double ExpShiftedAvx2(const float* x, float m, float* out, size_t n) { return ExpShiftedPortable(x, m, out, n); }
 double ExpShiftedAvx512(const float* x, float m, float* out, size_t n) { return ExpShiftedPortable(x, m, out, n); }
 #endif
@@ -167,5 +192,9 @@ double ExpShifted(const float* x, float m, float* out, size_t n) {
 }
 
 double SumExpShifted(const float* x, float m, size_t n) { return ExpShifted(x, m, nullptr, n); }
+
+float MaxOfFloats(const float* p, size_t n) {
+  return Path() == ExpPath::kAvx512 ? detail::MaxAvx512(p, n) : detail::MaxPortable(p, n);
+}
 
 }  // namespace pagoda::sample

@@ -78,7 +78,13 @@ double ExpShifted(const float* x, float m, float* out, size_t n);
 // The same sum without storing the terms.
 double SumExpShifted(const float* x, float m, size_t n);
 
+// The largest of p[0, n) (-inf for n = 0; NaNs are never picked), as the
+// sequential `p > m ? p : m` gives it up to the sign of a zero. Dispatched at run time.
+float MaxOfFloats(const float* p, size_t n);
+
 namespace detail {
+float MaxPortable(const float* p, size_t n);
+float MaxAvx512(const float* p, size_t n);  // only where AVX-512F exists
 double ExpShiftedPortable(const float* x, float m, float* out, size_t n);  // out may be null
 double ExpShiftedAvx2(const float* x, float m, float* out, size_t n);      // only where AVX2 exists
 double ExpShiftedAvx512(const float* x, float m, float* out, size_t n);    // only where AVX-512F exists

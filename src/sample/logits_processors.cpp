@@ -17,18 +17,7 @@ constexpr size_t kMaxListed = 8192;  // top-p: the most candidates sorted direct
 
 constexpr size_t kBlock = 256;  // DrawFromLogits' block of weights
 
-// Eight independent lanes so that GCC vectorizes the loop (a plain max reduction
-// needs -ffast-math); the result is the same as the sequential max.
-float MaxOf(const float* p, size_t n) {
-  float lanes[8] = {kNegInf, kNegInf, kNegInf, kNegInf, kNegInf, kNegInf, kNegInf, kNegInf};
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) lanes[j] = p[i + j] > lanes[j] ? p[i + j] : lanes[j];
-  float m = kNegInf;
-  for (; i < n; ++i) m = p[i] > m ? p[i] : m;
-  for (float l : lanes) m = l > m ? l : m;
-  return m;
-}
+float MaxOf(const float* p, size_t n) { return MaxOfFloats(p, n); }
 
 // Sets every logit below `cut` to -inf.
 void MaskBelow(std::span<float> row, float cut) {

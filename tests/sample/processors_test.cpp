@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -60,6 +62,28 @@ TEST(FastExp, VectorPathsGiveTheScalarFloatsAndTheSameSum) {
     double direct = 0;
     for (size_t i = 0; i < n; ++i) direct += std::exp(static_cast<double>(x[i]) - m);
     EXPECT_NEAR(ExpShifted(x.data(), m, b.data(), n), direct, 1e-6 * direct);
+  }
+}
+
+TEST(FastExp, RowMaxIsTheSequentialMaxOnEveryPath) {
+  for (size_t n : {0, 1, 7, 15, 16, 17, 31, 64, 255, 256, 257, 4099, 49152}) {
+    auto x = RandomLogits(static_cast<uint32_t>(n + 3), n, 10.0);
+    if (n > 2) x[1] = kNegInf;
+    if (n > 5) x[n - 2] = std::numeric_limits<float>::quiet_NaN();  // never picked
+    float want = kNegInf;
+    for (float v : x) want = v > want ? v : want;
+    EXPECT_EQ(detail::MaxPortable(x.data(), n), want) << n;
+    EXPECT_EQ(MaxOfFloats(x.data(), n), want) << n;
+    if (GetCpuFeatures().avx512f) {
+      EXPECT_EQ(detail::MaxAvx512(x.data(), n), want) << n;
+    }
+    if (n > 20) {  // the maximum in the masked tail
+      x[n - 1] = 1000.0f;
+      EXPECT_EQ(MaxOfFloats(x.data(), n), 1000.0f) << n;
+      if (GetCpuFeatures().avx512f) {
+        EXPECT_EQ(detail::MaxAvx512(x.data(), n), 1000.0f) << n;
+      }
+    }
   }
 }
 
