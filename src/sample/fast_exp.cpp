@@ -103,6 +103,7 @@ __attribute__((target("avx2"))) double ExpShiftedAvx2(const float* x, float m, f
   }
   return total;
 }
+
 #define PAGODA_TARGET_AVX512_EXP __attribute__((target("avx512f,avx2")))
 
 // FastExp8 on sixteen lanes: the same operations, in the same order.
@@ -152,10 +153,12 @@ PAGODA_TARGET_AVX512_EXP double ExpShiftedAvx512(const float* x, float m, float*
   }
   return total;
 }
+
+// max_ps(p, acc) is p > acc ? p : acc, the portable loop's select.
 PAGODA_TARGET_AVX512_EXP float MaxAvx512(const float* p, size_t n) {
   __m512 acc = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   size_t i = 0;
-  for (; i + 16 <= n; i += 16) acc = _mm512_max_ps(_mm512_loadu_ps(p + i), acc);  // p > acc ? p : acc
+  for (; i + 16 <= n; i += 16) acc = _mm512_max_ps(_mm512_loadu_ps(p + i), acc);
   if (i < n) {
     const __mmask16 k = static_cast<__mmask16>((1u << (n - i)) - 1);
     acc = _mm512_mask_max_ps(acc, k, _mm512_maskz_loadu_ps(k, p + i), acc);

@@ -17,8 +17,6 @@ constexpr size_t kMaxListed = 8192;  // top-p: the most candidates sorted direct
 
 constexpr size_t kBlock = 256;  // DrawFromLogits' block of weights
 
-float MaxOf(const float* p, size_t n) { return MaxOfFloats(p, n); }
-
 // Sets every logit below `cut` to -inf.
 void MaskBelow(std::span<float> row, float cut) {
   for (float& v : row) v = v < cut ? kNegInf : v;
@@ -32,7 +30,7 @@ void MaskBelowAndList(std::span<float> row, float cut, std::vector<int32_t>& kep
   kept.clear();
   for (size_t b = 0; b < n; b += 64) {
     const size_t end = std::min(n, b + 64);
-    const float bm = MaxOf(row.data() + b, end - b);
+    const float bm = MaxOfFloats(row.data() + b, end - b);
     if (bm < cut || bm == kNegInf) {
       std::fill(row.begin() + b, row.begin() + end, kNegInf);
       continue;
@@ -126,7 +124,7 @@ void ApplyTemperature(std::span<float> row, double temperature) {
 
 bool ApplyMinP(std::span<float> row, double min_p, std::vector<int32_t>* kept) {
   if (min_p <= 0) return false;
-  const float m = MaxOf(row.data(), row.size());
+  const float m = MaxOfFloats(row.data(), row.size());
   if (m == kNegInf) return false;
   // p_i / p_max = exp(l_i - max); the cut in double, then the smallest float
   // >= it, so that the float compare is the double one.
@@ -167,7 +165,7 @@ bool ApplyTopK(std::span<float> row, int k, ProcessorScratch& s, std::vector<int
     // Blocks whose (vectorized) max cannot enter the heap are skipped whole.
     for (size_t b = static_cast<size_t>(k); b < n; b += 64) {
       const size_t end = std::min(n, b + 64);
-      if (MaxOf(row.data() + b, end - b) <= heap.front()) continue;
+      if (MaxOfFloats(row.data() + b, end - b) <= heap.front()) continue;
       for (size_t i = b; i < end; ++i) {
         const float v = row[i];
         if (v > heap.front()) {
@@ -249,7 +247,7 @@ int64_t DrawFromKept(std::span<const float> row, std::span<const int32_t> kept, 
 bool ApplyTopP(std::span<float> row, double top_p, ProcessorScratch& s, std::vector<int32_t>* kept) {
   if (top_p >= 1.0) return false;
   const size_t n = row.size();
-  const float m = MaxOf(row.data(), n);
+  const float m = MaxOfFloats(row.data(), n);
   if (m == kNegInf) return false;
   if (kept) {
     // Tokens of weight w < t = (1 - top_p) * total / n can never survive: all
@@ -313,7 +311,7 @@ bool ApplyTopP(std::span<float> row, double top_p, ProcessorScratch& s, std::vec
   return true;
 }
 
-float MaxLogit(std::span<const float> row) { return MaxOf(row.data(), row.size()); }
+float MaxLogit(std::span<const float> row) { return MaxOfFloats(row.data(), row.size()); }
 
 int64_t Argmax(std::span<const float> row) {
   // One pass: a vectorized max per block; only a block that beats the best so
@@ -323,7 +321,7 @@ int64_t Argmax(std::span<const float> row) {
   float bv = row[0];
   for (size_t b = 0; b < row.size(); b += kArgBlock) {
     const size_t len = std::min(kArgBlock, row.size() - b);
-    const float m = MaxOf(row.data() + b, len);
+    const float m = MaxOfFloats(row.data() + b, len);
     if (m > bv || b == 0) {
       for (size_t i = b; i < b + len; ++i) {
         if (row[i] == m) {
@@ -339,7 +337,7 @@ int64_t Argmax(std::span<const float> row) {
 
 int64_t DrawFromLogits(std::span<const float> row, double u, ProcessorScratch& s) {
   const size_t n = row.size();
-  const float m = MaxOf(row.data(), n);
+  const float m = MaxOfFloats(row.data(), n);
   if (m == kNegInf) return -1;
   const size_t num_blocks = (n + kBlock - 1) / kBlock;
   s.weights.resize(n);
